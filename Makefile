@@ -1,0 +1,27 @@
+# Two commands do all set-up on a fresh machine:
+#   make lab   - local virtualenv + package + JupyterLab, opens notebooks/quickstart.ipynb
+#   make test  - installs the test dependencies and runs the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: lab test venv clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+venv: $(VENV)/bin/python
+
+lab: venv
+	$(PIP) install -e ".[lab]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(VENV)/bin/jupyter lab notebooks/quickstart.ipynb
+
+test: venv
+	$(PIP) install -e ".[test]"
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

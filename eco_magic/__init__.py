@@ -1,0 +1,40 @@
+"""eco_magic: what a notebook cell costs the planet.
+
+``%load_ext eco_magic``, then ``%%ecolyze`` on a cell. Importing this package has no side effects and pulls in
+neither IPython, ipywidgets, matplotlib, pandas nor pynvml; the magic module is imported when IPython loads the
+extension.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "ledger", "load_ipython_extension", "unload_ipython_extension", "EcoResult", "DeviceReading"]
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register ``%%ecolyze`` and friends on ``ipython`` (called by ``%load_ext eco_magic``)."""
+    from . import magic
+
+    magic.load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """Undo :func:`load_ipython_extension`: stop background threads, unregister magics and hooks."""
+    from . import magic
+
+    magic.unload(ipython)
+
+
+def ledger():
+    """The kernel's :class:`~eco_magic.session_ledger.Ledger` (every measured cell of this session)."""
+    from .session_ledger import current_ledger
+
+    return current_ledger()
+
+
+def __getattr__(name: str):  # lazy public names, so ``import eco_magic`` stays cheap
+    if name in ("EcoResult", "DeviceReading"):
+        from . import result
+
+        return getattr(result, name)
+    raise AttributeError(f"module 'eco_magic' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Renderers for EcoResult: plain text, escaped HTML, matplotlib figures and the ipywidgets card."""

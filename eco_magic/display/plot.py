@@ -1,0 +1,128 @@
+"""The power-trace figure of a measured cell, as PNG bytes.
+
+One line per device channel (watts over seconds since the cell started) and, where an idle baseline is known,
+a dashed horizontal line at that channel's idle power in the same colour. Drawn with
+``matplotlib.figure.Figure`` and the Agg canvas only: no pyplot, no global figure registry, no backend switch in
+the user's session, nothing left to display at the end of the cell.
+
+Cost (DESIGN.md convention 9): importing matplotlib takes ~0.9 s and one small PNG ~60 ms. So the card draws only
+when :func:`should_plot` says the cell is long enough to have a trace worth seeing, and :func:`warm_up` can pay the
+import in a background thread after ``%load_ext``. matplotlib is imported inside functions only.
+"""
+from __future__ import annotations
+
+import io
+import math
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..result import EcoResult
+
+#: Cells shorter than this get no plot (seconds); their trace has a handful of points and nothing to see.
+MIN_DURATION_S = 1.0
+#: A line needs at least this many points.
+MIN_POINTS = 3
+FIGSIZE_IN = (6.4, 2.2)
+DPI = 100
+#: Calm, distinguishable line colours (colour-blind-safe Okabe–Ito order).
+COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
+_lock = threading.Lock()          # one render at a time (warm-up vs the card): matplotlib's caches are shared
+_warm_thread: threading.Thread | None = None
+
+
+def should_plot(result: "EcoResult") -> bool:
+    """Is there a trace worth drawing? ≥ :data:`MIN_DURATION_S` long, ≥ :data:`MIN_POINTS` points with power."""
+    trace = getattr(result, "trace", None)
+    if trace is None or result.duration_s < MIN_DURATION_S or len(trace.t_s) < MIN_POINTS:
+        return False
+    return any(sum(v is not None for v in values) >= 2 for values in trace.power_w.values())
+
+
+def render_png(result: "EcoResult", *, dpi: int = DPI) -> bytes | None:
+    """The power trace as PNG bytes, or ``None`` when :func:`should_plot` is false."""
+    if not should_plot(result):
+        return None
+    with _lock:
+        fig = _figure(result, dpi)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _figure(result: "EcoResult", dpi: int):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    trace = result.trace
+    names = {d.key: d for d in result.devices}
+    fig = Figure(figsize=FIGSIZE_IN, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    t = list(trace.t_s)
+    top = 0.0
+    any_idle = False
+    for i, (key, values) in enumerate(trace.power_w.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        ys = [math.nan if v is None else float(v) for v in values]
+        device = names.get(key)
+        label = key if device is None else f"{key} · {device.name}"
+        ax.plot(t, ys, color=colour, linewidth=1.4, label=label)
+        finite = [y for y in ys if math.isfinite(y)]
+        top = max([top, *finite])
+        idle = device.idle_power_w if device is not None else None
+        if idle is not None:
+            ax.axhline(idle, color=colour, linewidth=1.0, linestyle="--", alpha=0.8)
+            top = max(top, idle)
+            any_idle = True
+    ax.set_xlabel("time since cell start (s)", fontsize=8)
+    ax.set_ylabel("power (W)", fontsize=8)
+    ax.set_xlim(0.0, max(result.duration_s, t[-1] if t else 0.0))
+    ax.set_ylim(0.0, top * 1.12 if top > 0 else 1.0)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, linewidth=0.4, alpha=0.5)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    handles, labels = ax.get_legend_handles_labels()
+    if any_idle:
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color="#57606a", linewidth=1.0, linestyle="--"))
+        labels.append("idle baseline")
+    ax.legend(handles, labels, fontsize=7, frameon=False, loc="upper left", ncols=2)
+    if trace.decimation > 1:
+        ax.set_title(f"each point averages {trace.decimation} samples", fontsize=7, loc="right", color="#57606a")
+    return fig
+
+
+def warm_up() -> threading.Thread | None:
+    """Import matplotlib and render a tiny figure in a daemon thread named ``eco_magic-plotwarm``.
+
+    Later plots then cost only their drawing. Idempotent: returns the running/finished thread, or ``None`` when
+    the warm-up already happened. Never raises (a missing matplotlib just leaves nothing to warm).
+    """
+    global _warm_thread
+    with _lock:
+        if _warm_thread is not None:
+            return None if not _warm_thread.is_alive() else _warm_thread
+        _warm_thread = threading.Thread(target=_warm, name="eco_magic-plotwarm", daemon=True)
+        _warm_thread.start()
+        return _warm_thread
+
+
+def _warm() -> None:
+    try:
+        with _lock:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(1.0, 0.5), dpi=20)
+            FigureCanvasAgg(fig)
+            ax = fig.add_subplot()
+            ax.plot([0.0, 1.0], [0.0, 1.0], label="w")
+            ax.set_xlabel("s")
+            ax.legend()
+            fig.savefig(io.BytesIO(), format="png")
+    except Exception:  # noqa: BLE001 - a background helper must never raise into the kernel
+        pass

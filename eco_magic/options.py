@@ -1,0 +1,128 @@
+"""Validation of ``%%ecolyze`` option values and the split of a ``%ecolyze`` line into options and statement.
+
+Every validator raises ``ValueError`` with a sentence a person understands; the magic turns it into
+``UsageError``. Pure functions: no IPython here.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+MAX_RATE_HZ = 100.0
+_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+
+#: Flags of ``%ecolyze`` that take a value (both spellings), for splitting the line magic.
+VALUE_FLAGS = {"-l", "--label", "-r", "--region", "--pue", "--ci", "-p", "--params", "--precision", "-n", "--items",
+               "--rate", "--water-model", "--var", "-m", "--model", "--project-daily"}
+SWITCH_FLAGS = {"-o", "-q", "--quiet", "--return"}
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {text!r}")
+    return value
+
+
+def positive_float(what: str, text: str, upper: float | None = None) -> float:
+    value = _number(text, what)
+    if value <= 0:
+        raise ValueError(f"{what} must be greater than 0, got {text!r}")
+    if upper is not None and value > upper:
+        raise ValueError(f"{what} must be at most {upper:g}, got {text!r}")
+    return value
+
+
+def nonnegative_float(what: str, text: str, upper: float | None = None) -> float:
+    value = _number(text, what)
+    if value < 0:
+        raise ValueError(f"{what} must be 0 or more, got {text!r}")
+    if upper is not None and value > upper:
+        raise ValueError(f"{what} must be at most {upper:g}, got {text!r}")
+    return value
+
+
+def pue(text: str) -> float:
+    value = _number(text, "--pue")
+    if not 1.0 <= value <= 5.0:
+        raise ValueError(f"--pue is a power usage effectiveness between 1.0 and 5.0, got {text!r}")
+    return value
+
+
+def carbon_intensity(text: str) -> float:
+    """g CO₂e per kWh: 0 (fully carbon-free supply) to 2000 (above any real grid)."""
+    return nonnegative_float("--ci (g CO₂e/kWh)", text, upper=2000.0)
+
+
+def rate_hz(text: str) -> float:
+    return positive_float("--rate (Hz)", text, upper=MAX_RATE_HZ)
+
+
+def params(text: str) -> float:
+    """Parameter count: ``7e9``, ``7000000000``, ``7B``, ``350M``, ``1.3b``, ``125k``."""
+    t = str(text).strip().replace("_", "").replace(",", "")
+    m = re.fullmatch(r"([0-9.]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMbBgGtT]?)", t)
+    if not m:
+        raise ValueError(f"--params is a parameter count such as 7e9, 7B or 350M, got {text!r}")
+    value = _number(m.group(1), "--params") * _SUFFIX.get(m.group(2).lower(), 1.0)
+    if value < 1 or value > 1e15:
+        raise ValueError(f"--params must be between 1 and 1e15, got {text!r}")
+    return value
+
+
+def items(text: str) -> int:
+    value = _number(text, "--items")
+    if value < 1 or value != int(value) or value > 1e15:
+        raise ValueError(f"--items is a whole number of items (inferences, samples) ≥ 1, got {text!r}")
+    return int(value)
+
+
+def project_daily(text: str) -> float:
+    return positive_float("--project-daily (runs per day)", text, upper=1e12)
+
+
+def identifier(what: str, text: str) -> str:
+    if not str(text).isidentifier():
+        raise ValueError(f"{what} must be a Python variable name, got {text!r}")
+    return str(text)
+
+
+_TOKEN = r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+|\S+"""
+
+
+def split_line(line: str) -> tuple[str, str]:
+    """Split ``%ecolyze`` input into ``(options, statement)``.
+
+    Options come first; the statement starts at the first token that is not a known flag (or after ``--``).
+    ``%ecolyze -l base -n 8 model(x)`` → ``("-l base -n 8", "model(x)")``.
+    """
+    pos, n = 0, len(line)
+    while True:
+        while pos < n and line[pos].isspace():
+            pos += 1
+        if pos >= n:
+            return line.strip(), ""
+        m = re.match(_TOKEN, line[pos:])
+        token = m.group(0)
+        flag = token.split("=", 1)[0]
+        if token == "--":
+            return line[:pos].strip(), line[pos + 2:].strip()
+        if flag in SWITCH_FLAGS and "=" not in token:
+            pos += len(token)
+            continue
+        if flag in VALUE_FLAGS:
+            pos += len(token)
+            if "=" in token:
+                continue
+            # the value: a quoted string or the next whitespace-free token
+            while pos < n and line[pos].isspace():
+                pos += 1
+            q = re.match(_TOKEN, line[pos:])
+            if q is None:
+                return line.strip(), ""
+            pos += len(q.group(0))
+            continue
+        return line[:pos].strip(), line[pos:].strip()

@@ -1,0 +1,156 @@
+"""EcoResult: one measured cell, every figure with its unit in its name and how it was obtained."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "error", "interrupted")
+
+
+@dataclass(frozen=True)
+class DeviceReading:
+    """Energy and thermal facts for one device channel over the cell.
+
+    ``method`` is "counter" (hardware energy counter), "integrated" (power samples integrated over time) or
+    "estimated" (a model); ``source`` says exactly what was read; ``scope`` is "device" / "machine" (includes other
+    processes) or "process" (attributed to the kernel process and its children).
+    """
+
+    key: str
+    kind: str
+    name: str
+    energy_j: float | None
+    method: str
+    source: str
+    scope: str = "device"
+    mean_power_w: float | None = None
+    peak_power_w: float | None = None
+    idle_power_w: float | None = None
+    peak_temp_c: float | None = None
+    slowdown_temp_c: float | None = None
+    mean_util_pct: float | None = None
+    throttle_events: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["throttle_events"] = list(self.throttle_events)
+        d["notes"] = list(self.notes)
+        return d
+
+
+@dataclass(frozen=True)
+class EcoResult:
+    """The outcome of ``%%ecolyze``: energy, CO₂, water, thermal state and ESS, with provenance.
+
+    Energy is IT energy (what the devices drew); CO₂ applies carbon intensity and PUE to it. ``ess`` is ``None``
+    when it is not meaningful (no model, or CO₂ below what the sensors resolve).
+    """
+
+    label: str
+    status: str
+    duration_s: float
+    energy_j: float
+    co2_g: float
+    water_l: float
+    ess: float | None
+    effective_params_m: float | None
+    precision: str | None
+    pue: float
+    carbon_intensity_g_per_kwh: float
+    region: str
+    devices: tuple[DeviceReading, ...] = ()
+    # energy detail
+    energy_net_j: float | None = None
+    idle_power_w: float | None = None
+    energy_resolution_j: float = 0.0
+    # provenance of factors
+    region_name: str = ""
+    region_resolved_by: str = ""
+    carbon_source: str = ""
+    carbon_year: int | None = None
+    pue_tier: str = ""
+    pue_source: str = ""
+    # water
+    water_onsite_l: float = 0.0
+    water_offsite_l: float = 0.0
+    water_model: str = "paper"
+    water_formula: str = ""
+    water_source: str = ""
+    # model / ESS
+    n_params: float | None = None
+    qf: float | None = None
+    model_source: str | None = None
+    model_variable: str | None = None
+    precision_mix: tuple[tuple[str, float], ...] = ()
+    ess_note: str = ""
+    # per-item / per-minute
+    items: int | None = None
+    energy_per_item_j: float | None = None
+    co2_per_item_g: float | None = None
+    energy_per_min_j: float | None = None
+    co2_per_min_g: float | None = None
+    # thermal and bookkeeping
+    thermal_flags: tuple[str, ...] = ()
+    sampling: str = ""
+    n_samples: int = 0
+    started_at: str = ""
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    trace: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+
+    # --- conveniences -------------------------------------------------------------------------------------------
+    @property
+    def energy_kwh(self) -> float:
+        return self.energy_j / 3.6e6
+
+    @property
+    def methods(self) -> dict[str, str]:
+        """Device key → how its energy was obtained."""
+        return {d.key: d.method for d in self.devices}
+
+    @property
+    def peak_temp_c(self) -> float | None:
+        temps = [d.peak_temp_c for d in self.devices if d.peak_temp_c is not None]
+        return max(temps) if temps else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (the trace is left out; NaN/inf never appear)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "trace":
+                continue
+            v = getattr(self, f.name)
+            if f.name == "devices":
+                v = [d.to_dict() for d in v]
+            elif f.name == "precision_mix":
+                v = dict(v)
+            elif isinstance(v, tuple):
+                v = list(v)
+            elif isinstance(v, float) and not math.isfinite(v):
+                v = None
+            out[f.name] = v
+        return out
+
+    # --- representations ----------------------------------------------------------------------------------------
+    def __str__(self) -> str:
+        from .display.text import summary_line
+
+        return summary_line(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython terminal
+        from .display.text import render_text
+
+        p.text(render_text(self))
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        from .display.html import render_html
+        from .display.text import render_text
+
+        return {"text/plain": render_text(self), "text/html": render_html(self)}
