@@ -19,8 +19,11 @@ lab: venv
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(VENV)/bin/jupyter lab notebooks/quickstart.ipynb
 
+# torch is pinned to the CPU build that lies on these machines' disk (a plain `torch` pulls a multi-GB CUDA build)
+TORCH ?= torch==2.13.0
+
 test: venv
-	$(PIP) install -e ".[test]"
+	$(PIP) install -e ".[test]" "$(TORCH)"
 	$(PY) -m pytest -q
 
 clean:

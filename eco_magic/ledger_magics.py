@@ -1,0 +1,177 @@
+"""IPython glue for ``%ecoledger``: show, compare, export and clear the ledger of measured cells.
+
+The views live in :mod:`eco_magic.display.compare`, the file formats in :mod:`eco_magic.exporters`; this module
+parses the line, picks the rows and shows one bundle or one confirmation line.
+"""
+from __future__ import annotations
+
+import os
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .session_ledger import Ledger, current_ledger
+
+SUBCOMMANDS = ("compare", "export", "clear")
+USAGE = ("usage: %ecoledger [--all] [--last N] | %ecoledger compare [--by FIELD] [--metric ess|energy|co2|water] "
+         "[--baseline GROUP] [--all] | %ecoledger export PATH [--format csv|json|codecarbon] [--all] | "
+         "%ecoledger clear [--all]")
+_FORMAT_NOTE = {"csv": "CSV", "json": "JSON", "codecarbon": "CodeCarbon emissions.csv columns"}
+
+
+@magics_class
+class LedgerMagics(Magics):
+    """``%ecoledger``: the ledger of cells measured with ``%%ecolyze``."""
+
+    @magic_arguments()
+    @argument("command", nargs="?", default=None,
+              help="Nothing: show the ledger. 'compare': grouped bars with deltas against a baseline. "
+                   "'export PATH': write the rows to a .csv or .json file. 'clear': forget rows.")
+    @argument("path", nargs="?", default=None, help="File to write, for export (.csv or .json).")
+    @argument("--all", dest="all_sessions", action="store_true",
+              help="Include earlier sessions' rows from the ledger file (clear: delete every row).")
+    @argument("--last", default=None, help="Show only the last N rows of the table (default 50; 0 shows all).")
+    @argument("--by", default=None, help="compare: the field that names a group (default label).")
+    @argument("--metric", default=None, choices=["ess", "energy", "co2", "water"],
+              help="compare: the figure to compare (default energy).")
+    @argument("--baseline", default=None, help="compare: the group the others are measured against "
+                                                "(default the first group with a value).")
+    @argument("--format", dest="fmt", default=None, choices=["csv", "json", "codecarbon"],
+              help="export: file format; default from the suffix. 'codecarbon' writes CodeCarbon's "
+                   "emissions.csv columns and units (kWh, kg, W, s).")
+    @line_magic
+    def ecoledger(self, line: str = ""):
+        """Show, compare, export or clear the ledger of cells measured with ``%%ecolyze``.
+
+        ``%ecoledger`` shows this session's cells with totals (``--all``: every session in the ledger file);
+        ``%ecoledger compare --by label --metric energy --baseline fp32`` compares groups of cells as bars with
+        % deltas; ``%ecoledger export runs.csv [--format codecarbon]`` writes a file; ``%ecoledger clear`` forgets
+        this session's rows (``--all``: every row). The same rows are in
+        ``eco_magic.ledger().to_dataframe(all_sessions=True)``.
+        """
+        args = self._parse(line)
+        if args.command is not None and args.command not in SUBCOMMANDS:
+            raise UsageError(f"unknown %ecoledger subcommand {args.command!r}; {USAGE}")
+        self._check_flags(args)
+        ledger = current_ledger()
+        if args.command == "compare":
+            return self._compare(ledger, args)
+        if args.command == "export":
+            return self._export(ledger, args)
+        if args.command == "clear":
+            return self._clear(ledger, args)
+        return self._show(ledger, args)
+
+    # --- parsing ----------------------------------------------------------------------------------------------
+    def _parse(self, line: str):
+        try:
+            return parse_argstring(self.ecoledger, line)
+        except UsageError as exc:
+            raise UsageError(f"{exc}; {USAGE}") from None
+        except (ValueError, SystemExit) as exc:  # shlex errors (unbalanced quotes), argparse exits
+            raise UsageError(f"could not read {line!r}: {exc}; {USAGE}") from None
+
+    @staticmethod
+    def _check_flags(args) -> None:
+        misplaced = {
+            "--by": (args.by, "compare"), "--metric": (args.metric, "compare"),
+            "--baseline": (args.baseline, "compare"), "--format": (args.fmt, "export"),
+            "--last": (args.last, None),
+        }
+        for flag, (value, needs) in misplaced.items():
+            if value is not None and args.command != needs:
+                where = f"%ecoledger {needs}" if needs else "%ecoledger (the table)"
+                raise UsageError(f"{flag} belongs to {where}; {USAGE}")
+        if args.path is not None and args.command != "export":
+            raise UsageError(f"unexpected argument {args.path!r}; {USAGE}")
+        if args.command == "export" and not args.path:
+            raise UsageError(f"%ecoledger export needs a file name, e.g. %ecoledger export runs.csv; {USAGE}")
+
+    # --- subcommands ------------------------------------------------------------------------------------------
+    def _show(self, ledger: Ledger, args) -> None:
+        from .display.compare import EMPTY_HINT, ledger_bundle
+
+        last = 50
+        if args.last is not None:
+            try:
+                last = int(args.last)
+            except ValueError:
+                raise UsageError(f"--last takes a whole number of rows, not {args.last!r}") from None
+            if last < 0:
+                raise UsageError("--last takes a whole number of rows ≥ 0 (0 shows all)")
+        records = ledger.records(all_sessions=args.all_sessions)
+        hint = EMPTY_HINT
+        if not records and not args.all_sessions:
+            earlier = ledger.count(all_sessions=True)
+            if earlier:
+                hint = f"{EMPTY_HINT} (%ecoledger --all shows {earlier} rows of earlier sessions)"
+        _display(ledger_bundle(records, all_sessions=args.all_sessions, last=last or None, hint=hint))
+
+    def _compare(self, ledger: Ledger, args) -> None:
+        from .display.compare import EMPTY_HINT, compare_bundle, comparison
+
+        records = ledger.records(all_sessions=args.all_sessions)
+        if not records:
+            _display({"text/plain": EMPTY_HINT})
+            return
+        try:
+            result = comparison(records, by=args.by or "label", metric=args.metric or "energy",
+                                baseline=args.baseline)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        _display(compare_bundle(result))
+
+    def _export(self, ledger: Ledger, args) -> None:
+        from . import exporters
+
+        path = os.path.expanduser(args.path)
+        try:
+            fmt = exporters.resolve_format(path, args.fmt)
+            n = exporters.export(ledger.records(all_sessions=args.all_sessions), path, fmt)
+        except exporters.ExportError as exc:
+            raise UsageError(str(exc)) from None
+        scope = "all sessions" if args.all_sessions else "this session"
+        print(f"exported {n} row{'' if n == 1 else 's'} of {scope} to {args.path} ({_FORMAT_NOTE[fmt]})")
+
+    def _clear(self, ledger: Ledger, args) -> None:
+        in_memory = len(ledger)
+        removed = ledger.clear(all_sessions=args.all_sessions)
+        if args.all_sessions:
+            n = removed if ledger.path is not None else in_memory
+            where = f" ({ledger.path})" if ledger.path is not None else ""
+            print(f"cleared {n} row{'' if n == 1 else 's'} of all sessions{where}")
+        else:
+            n = max(removed, in_memory)
+            print(f"cleared {n} row{'' if n == 1 else 's'} of this session")
+
+
+def _display(bundle: dict) -> None:
+    from IPython.display import display
+
+    display(bundle, raw=True)
+
+
+_REGISTERED: dict[int, LedgerMagics] = {}
+
+
+def register(ipython) -> None:
+    """Add ``%ecoledger`` to ``ipython`` (idempotent)."""
+    key = id(ipython)
+    if key in _REGISTERED:
+        return
+    magics = LedgerMagics(shell=ipython)
+    ipython.register_magics(magics)
+    _REGISTERED[key] = magics
+
+
+def unregister(ipython) -> None:
+    """Remove ``%ecoledger`` from ``ipython`` again (no-op when it was not registered)."""
+    magics = _REGISTERED.pop(id(ipython), None)
+    if magics is None:
+        return
+    mm = ipython.magics_manager
+    for kind in ("line", "cell"):
+        for name in list(magics.magics.get(kind, {})):
+            mm.magics[kind].pop(name, None)
+    mm.registry.pop(type(magics).__name__, None)
