@@ -73,6 +73,23 @@ class Engine:
             idle.cancel()
             self._idle = None
 
+    def measure_idle_now(self, duration_s: float) -> dict[str, float]:
+        """Measure the idle baseline in the foreground (``%ecolyze_idle``); replaces any earlier baseline."""
+        from .sampler import IdleBaseline
+
+        if self._warmup is not None and self._warmup.is_alive():
+            self._warmup.join()
+        self.cancel_idle_baseline()
+        idle = IdleBaseline(self.sensors, duration_s=duration_s)
+        idle.start()
+        try:
+            result = idle.result(timeout=None)
+        finally:
+            idle.cancel()
+        self._idle = idle
+        self._idle_power_w = result or {}
+        return self._idle_power_w
+
     def idle_power_w(self) -> dict[str, float] | None:
         """Idle power per channel key, once measured."""
         if self._idle_power_w is None and self._idle is not None and not self._idle.running:

@@ -17,6 +17,7 @@ SUBCOMMANDS = ("compare", "export", "clear")
 USAGE = ("usage: %ecoledger [--all] [--last N] | %ecoledger compare [--by FIELD] [--metric ess|energy|co2|water] "
          "[--baseline GROUP] [--all] | %ecoledger export PATH [--format csv|json|codecarbon] [--all] | "
          "%ecoledger clear [--all]")
+TOTALS_FIELDS = ("duration_s", "energy_j", "co2_g", "water_l", "session_id")
 _FORMAT_NOTE = {"csv": "CSV", "json": "JSON", "codecarbon": "CodeCarbon emissions.csv columns"}
 
 
@@ -100,27 +101,25 @@ class LedgerMagics(Magics):
                 raise UsageError(f"--last takes a whole number of rows, not {args.last!r}") from None
             if last < 0:
                 raise UsageError("--last takes a whole number of rows ≥ 0 (0 shows all)")
-        records = ledger.records(all_sessions=args.all_sessions)
+        every = ledger.fields(TOTALS_FIELDS, all_sessions=args.all_sessions)  # cheap: no JSON decoding
         hint = EMPTY_HINT
-        if not records and not args.all_sessions:
+        if not every and not args.all_sessions:
             earlier = ledger.count(all_sessions=True)
             if earlier:
                 hint = f"{EMPTY_HINT} (%ecoledger --all shows {earlier} rows of earlier sessions)"
-        _display(ledger_bundle(records, all_sessions=args.all_sessions, last=last or None, hint=hint))
+        shown = ledger.recent(last or len(every), all_sessions=args.all_sessions)
+        _display(ledger_bundle(shown, all_sessions=args.all_sessions, last=last or None, hint=hint,
+                               totals_of=every))
 
     def _compare(self, ledger: Ledger, args) -> None:
-        from .display.compare import EMPTY_HINT, compare_bundle, comparison
+        from .display.compare import EMPTY_HINT, compare_bundle
 
-        records = ledger.records(all_sessions=args.all_sessions)
-        if not records:
-            _display({"text/plain": EMPTY_HINT})
-            return
         try:
-            result = comparison(records, by=args.by or "label", metric=args.metric or "energy",
-                                baseline=args.baseline)
+            result = ledger.compare(by=args.by or "label", metric=args.metric or "energy",
+                                    baseline=args.baseline, all_sessions=args.all_sessions)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        _display(compare_bundle(result))
+        _display(compare_bundle(result) if result.rows else {"text/plain": EMPTY_HINT})
 
     def _export(self, ledger: Ledger, args) -> None:
         from . import exporters

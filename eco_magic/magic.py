@@ -48,8 +48,9 @@ class EcoMagics(Magics):
                       "shared hosts) or 'machine'. Hardware counters are device-level.").tag(config=True)
     rate_hz = Float(None, allow_none=True, help="Fixed sampling rate in Hz; unset = adaptive 5→2→1 Hz.").tag(
         config=True)
-    cpu_tdp_w = Float(None, allow_none=True, help="CPU TDP in W for the estimate, overriding the table.").tag(
-        config=True)
+    cpu_tdp_w = Float(None, allow_none=True,
+                      help="Whole-machine CPU TDP in W (all sockets) for the estimate, overriding the packaged "
+                           "table.").tag(config=True)
     gpu_temp_max_c = Float(80.0, help="GPU thermal flag threshold in °C (paper: 80).").tag(config=True)
     cpu_temp_max_c = Float(85.0, help="CPU thermal flag threshold in °C (paper: 85).").tag(config=True)
     idle_baseline_s = Float(3.0, help="Seconds of idle baseline measured in the background after loading "
@@ -264,6 +265,21 @@ class EcoMagics(Magics):
         if args.return_result:
             return result
         return None if suppress else value
+
+    @line_magic
+    def ecolyze_idle(self, line: str = ""):
+        """Measure the idle baseline now: ``%ecolyze_idle [SECONDS]`` (default 3; keep the machine idle meanwhile).
+
+        Results then show energy net of idle. A baseline is also measured in the background after loading, but a
+        cell that starts meanwhile interrupts it (it must see an idle machine), so under "Run All" use this.
+        """
+        text = line.strip() or "3"
+        seconds = _check(opt.positive_float, "%ecolyze_idle SECONDS", text, 600.0)
+        idle = self.engine.measure_idle_now(seconds)
+        from .display import fmt
+
+        parts = ", ".join(f"{key} {fmt.power(w)}" for key, w in idle.items()) or "no channel gave a reading"
+        print(f"idle baseline over {seconds:g} s: {parts}")
 
     # --- automatic mode -----------------------------------------------------------------------------------------
     @line_magic

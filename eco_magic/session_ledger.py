@@ -10,13 +10,14 @@ hence this module's name.)
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 if TYPE_CHECKING:
     from .result import EcoResult
@@ -29,6 +30,18 @@ SCHEMA_VERSION = 1
 COLUMNS = ("label", "status", "duration_s", "energy_j", "energy_net_j", "co2_g", "water_l", "water_onsite_l",
            "water_offsite_l", "ess", "effective_params_m", "precision", "pue", "carbon_intensity_g_per_kwh",
            "region", "items")
+
+#: Fields :meth:`Ledger.fields` reads straight from SQL columns.
+_SQL_FIELDS = frozenset(COLUMNS) | {"session_id", "notebook", "started_at"}
+_RESULT_FIELDS = frozenset(COLUMNS) | {"started_at"}
+
+
+def _plain(value: Any) -> Any:
+    """A result attribute as ``to_dict`` would give it for the scalar fields (non-finite floats → None)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -197,6 +210,42 @@ class Ledger:
         ordered = [c for c in columns if c in df.columns] + [c for c in df.columns if c not in columns]
         return df[ordered]
 
+    def fields(self, names: Sequence[str], all_sessions: bool = False) -> list[dict[str, Any]]:
+        """Only the named fields of each row, in ``records()`` order — the cheap path for totals and comparisons.
+
+        Names that are SQL columns (``COLUMNS``, ``session_id``, ``notebook``, ``started_at``) are read without
+        decoding the stored JSON; any other name falls back to :meth:`records`. Values are as in ``records()``.
+        """
+        names = list(names)
+        if all_sessions and self.path is not None and self.path.exists():
+            if not set(names) <= _SQL_FIELDS:
+                return [{n: r.get(n) for n in names} for r in self.records(all_sessions=True)]
+            with self._lock:
+                conn = self._connect()
+                rows = conn.execute(f"SELECT id, {', '.join(names)} FROM cells ORDER BY id").fetchall()
+            return [dict(zip(names, row[1:])) for row in rows]
+        if not set(names) <= _RESULT_FIELDS | {"session_id", "notebook"}:
+            return [{n: r.get(n) for n in names} for r in self.records()]
+        extra = {"session_id": self.session_id, "notebook": self.notebook}
+        return [{n: extra[n] if n in extra else _plain(getattr(r, n)) for n in names} for r in self]
+
+    def recent(self, n: int, all_sessions: bool = False) -> list[dict[str, Any]]:
+        """The last ``n`` rows as :meth:`records` gives them (oldest first), decoding only those."""
+        if n <= 0:
+            return []
+        if all_sessions and self.path is not None and self.path.exists():
+            with self._lock:
+                conn = self._connect()
+                rows = conn.execute("SELECT id, session_id, notebook, result_json FROM cells ORDER BY id DESC "
+                                    "LIMIT ?", (int(n),)).fetchall()
+            out = []
+            for row_id, session_id, notebook, blob in reversed(rows):
+                d = json.loads(blob)
+                d.update(row_id=row_id, session_id=session_id, notebook=notebook)
+                out.append(d)
+            return out
+        return [dict(r.to_dict(), session_id=self.session_id, notebook=self.notebook) for r in self._results[-n:]]
+
     def count(self, all_sessions: bool = False) -> int:
         """Number of measured cells: this session's, or every persisted row with ``all_sessions``."""
         if all_sessions and self.path is not None and self.path.exists():
@@ -216,9 +265,10 @@ class Ledger:
                 all_sessions: bool = False):
         """Mean ``metric`` (energy, co2, water, ess) per group of cells sharing ``by``, with % deltas against
         ``baseline`` (default: the first group with a value). Displays as a bar chart in a notebook."""
-        from .display.compare import comparison
+        from .display.compare import METRICS, comparison
 
-        return comparison(self.records(all_sessions=all_sessions), by, metric, baseline)
+        field = METRICS[metric].field if metric in METRICS else metric  # an unknown metric: comparison says so
+        return comparison(self.fields((by, field), all_sessions=all_sessions), by, metric, baseline)
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "memory only"

@@ -201,3 +201,32 @@ def test_auto_mode_measures_every_cell(ip):
     assert "ecolyze_auto is off" in cap.stdout
     with pytest.raises(UsageError):
         ip.run_line_magic("ecolyze_auto", "maybe")
+
+
+def test_idle_baseline_on_demand_gives_net_energy(ip):
+    with capture_output() as cap:
+        ip.run_line_magic("ecolyze_idle", "0.3")
+        r = ip.run_cell_magic("ecolyze", "-o -q", "t = sum(range(300_000))")
+    assert cap.stdout.startswith("idle baseline over 0.3 s: cpu:model")
+    assert r.energy_net_j is not None and 0.0 <= r.energy_net_j <= r.energy_j
+    assert r.idle_power_w is not None and r.idle_power_w >= 0
+    with pytest.raises(UsageError):
+        ip.run_line_magic("ecolyze_idle", "-1")
+
+
+def test_background_idle_baseline_is_harvested(shell, tmp_path):
+    shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 0.3")
+    shell.run_line_magic("config", f"EcoMagics.ledger_path = {str(tmp_path / 'l.sqlite')!r}")
+    shell.run_line_magic("load_ext", "eco_magic")
+    try:
+        from eco_magic import magic
+
+        engine = magic._LOADED[id(shell)].engine
+        engine._warmup.join(5)
+        engine._idle.result(timeout=5)
+        with capture_output():
+            r = shell.run_cell_magic("ecolyze", "-o -q", "pass")
+        assert r.idle_power_w is not None and r.energy_net_j is not None
+    finally:
+        shell.run_line_magic("unload_ext", "eco_magic")
+        shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 0")

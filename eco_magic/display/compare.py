@@ -93,13 +93,13 @@ def compare_table(records: Sequence[Mapping[str, Any]], by: str = "label", metri
 
     ``metric`` is one of :data:`METRICS` (energy J, co2 g, water L, ess M params/g). The baseline is the group
     named ``baseline`` (exact, else case-insensitive), else the first group that has a value. Raises
-    ``ValueError`` for an unknown metric, a field no record has, or a baseline that is not a group.
+    ``ValueError`` for an unknown metric, a field no record has a value for, or a baseline that is not a group.
     """
     m = _metric(metric)
     if not records:
         return []
-    if not any(by in r for r in records):
-        raise ValueError(f"no cell has a field {by!r} to group by; try label, precision, region, status, "
+    if not any(r.get(by) not in (None, "") for r in records):
+        raise ValueError(f"no cell has a value for {by!r} to group by; try label, precision, region, status, "
                          "session_id or notebook")
     groups: dict[str, list[float]] = {}
     counts: dict[str, int] = {}
@@ -294,7 +294,7 @@ def draw_chart(c: Comparison):
     ax.set_ylim(0, top * 1.18)
     ax.set_ylabel(f"{m.title} ({unit})", fontsize=9)
     shown = "" if len(rows) == len(c.rows) else f" (first {len(rows)} of {len(c.rows)} groups)"
-    ax.set_title(f"{m.title} by {c.by}, mean per cell{shown}", fontsize=10, loc="left")
+    ax.set_title(f"{m.title} by {_short(c.by, 40)}, mean per cell{shown}", fontsize=10, loc="left")
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
@@ -317,7 +317,9 @@ def chart_png(c: Comparison) -> bytes | None:
 
 
 def _short(text: str, limit: int = 18) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A tick label: shortened, and with ``$`` escaped so matplotlib never reads a label as mathtext."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 # --- the ledger table --------------------------------------------------------------------------------------------
@@ -389,20 +391,23 @@ def _ledger_summary(records: Sequence[Mapping[str, Any]], totals: Mapping[str, f
 
 
 def ledger_bundle(records: Sequence[Mapping[str, Any]], all_sessions: bool = False, last: int | None = 50,
-                  hint: str = EMPTY_HINT) -> dict[str, str]:
+                  hint: str = EMPTY_HINT, totals_of: Sequence[Mapping[str, Any]] | None = None) -> dict[str, str]:
     """The ledger as ``text/plain`` (aligned) and ``text/html`` (escaped): one row per cell plus totals.
 
-    Totals cover every record; the rows shown are the last ``last`` (``None`` or 0: all). Each number column
-    has one unit, named in its header. No records: just ``hint``.
+    ``records`` are full ledger records, the last ``last`` of which are listed (``None`` or 0: all).
+    ``totals_of`` (default ``records``) are the rows the totals, units and numbering cover — every cell, possibly
+    as light rows with only duration_s, energy_j, co2_g, water_l and session_id, of which ``records`` is the
+    tail. Each number column has one unit, named in its header. No rows at all: just ``hint``.
     """
-    if not records:
+    every = records if totals_of is None else totals_of
+    if not every:
         return {"text/plain": hint, "text/html": f"<div class='eco-ledger-empty'>{escape(hint)}</div>"}
-    indexed = list(enumerate(records, start=1))
-    shown = indexed[-last:] if last else indexed
-    header, body, total_row, totals = _ledger_columns(records, shown, all_sessions)
-    summary = _ledger_summary(records, totals, all_sessions)
-    more = (f"showing the last {len(shown)} of {len(records)} cells (%ecoledger --last 0 shows all)"
-            if len(shown) < len(records) else "")
+    tail = list(records[-last:] if last else records)
+    shown = list(enumerate(tail, start=len(every) - len(tail) + 1))
+    header, body, total_row, totals = _ledger_columns(every, shown, all_sessions)
+    summary = _ledger_summary(every, totals, all_sessions)
+    more = (f"showing the last {len(shown)} of {len(every)} cells (%ecoledger --last 0 shows all)"
+            if len(shown) < len(every) else "")
     numeric = {0, 4, 5, 6, 7, 8}
     lines = [summary, *_aligned([header, *body, total_row], right=numeric, rule_before_last=True)]
     if more:

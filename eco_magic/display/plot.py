@@ -45,13 +45,14 @@ def render_png(result: "EcoResult", *, dpi: int = DPI) -> bytes | None:
     if not should_plot(result):
         return None
     with _lock:
-        fig = _figure(result, dpi)
+        fig = figure(result, dpi=dpi)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
-def _figure(result: "EcoResult", dpi: int):
+def figure(result: "EcoResult", *, dpi: int = DPI):
+    """The power-trace ``matplotlib.figure.Figure`` (Agg canvas attached, no pyplot)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -67,7 +68,7 @@ def _figure(result: "EcoResult", dpi: int):
         colour = COLOURS[i % len(COLOURS)]
         ys = [math.nan if v is None else float(v) for v in values]
         device = names.get(key)
-        label = key if device is None else f"{key} · {device.name}"
+        label = (key if device is None else f"{key} · {device.name}").replace("$", r"\$")  # no mathtext
         ax.plot(t, ys, color=colour, linewidth=1.4, label=label)
         finite = [y for y in ys if math.isfinite(y)]
         top = max([top, *finite])
@@ -76,10 +77,13 @@ def _figure(result: "EcoResult", dpi: int):
             ax.axhline(idle, color=colour, linewidth=1.0, linestyle="--", alpha=0.8)
             top = max(top, idle)
             any_idle = True
-    ax.set_xlabel("time since cell start (s)", fontsize=8)
+    xlabel = "time since cell start (s)"
+    if trace.decimation > 1:
+        xlabel += f" · each point averages {trace.decimation} samples"
+    ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("power (W)", fontsize=8)
     ax.set_xlim(0.0, max(result.duration_s, t[-1] if t else 0.0))
-    ax.set_ylim(0.0, top * 1.12 if top > 0 else 1.0)
+    ax.set_ylim(0.0, top * 1.05 if top > 0 else 1.0)
     ax.tick_params(labelsize=7)
     ax.grid(True, linewidth=0.4, alpha=0.5)
     for side in ("top", "right"):
@@ -90,17 +94,16 @@ def _figure(result: "EcoResult", dpi: int):
 
         handles.append(Line2D([], [], color="#57606a", linewidth=1.0, linestyle="--"))
         labels.append("idle baseline")
-    ax.legend(handles, labels, fontsize=7, frameon=False, loc="upper left", ncols=2)
-    if trace.decimation > 1:
-        ax.set_title(f"each point averages {trace.decimation} samples", fontsize=7, loc="right", color="#57606a")
+    ax.legend(handles, labels, fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+              ncols=min(3, len(labels)), borderaxespad=0.2)
     return fig
 
 
 def warm_up() -> threading.Thread | None:
     """Import matplotlib and render a tiny figure in a daemon thread named ``eco_magic-plotwarm``.
 
-    Later plots then cost only their drawing. Idempotent: returns the running/finished thread, or ``None`` when
-    the warm-up already happened. Never raises (a missing matplotlib just leaves nothing to warm).
+    Later plots then cost only their drawing. Idempotent: returns the thread while it runs, ``None`` once the
+    warm-up has happened. Never raises (a missing matplotlib just leaves nothing to warm).
     """
     global _warm_thread
     with _lock:

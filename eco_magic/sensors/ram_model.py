@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import sys
 from typing import Callable
 
 from .base import DeviceInfo, Discovery, ProbeNote, Sample
@@ -80,21 +81,36 @@ def ram_power_w(total_gb: float, arch: str = "x86_64") -> float:
     return max(floor, power)
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def process_tree_rss_bytes(pid: int | None = None) -> int:
-    """Resident set size in bytes of process ``pid`` (default: this one) plus its live descendants."""
+    """Resident set size in bytes of process ``pid`` (default: this one) plus its live descendants.
+
+    Linux reads ``/proc/<pid>/statm`` (the field psutil's ``memory_info().rss`` reads); elsewhere psutil.
+    """
+    from .cpu_model import descendant_pids
+
+    pid = os.getpid() if pid is None else int(pid)
+    pids = [pid, *descendant_pids(pid)]
+    total = 0
+    if sys.platform.startswith("linux"):
+        for i, p in enumerate(pids):
+            try:
+                with open(f"/proc/{p}/statm", encoding="ascii") as fh:
+                    total += int(fh.read().split()[1]) * _PAGE
+            except (OSError, ValueError, IndexError):
+                if i == 0:
+                    raise
+        return total
     import psutil
 
-    proc = psutil.Process(pid)
-    total = proc.memory_info().rss
-    try:
-        children = proc.children(recursive=True)
-    except psutil.Error:
-        children = []
-    for child in children:
+    for i, p in enumerate(pids):
         try:
-            total += child.memory_info().rss
+            total += psutil.Process(p).memory_info().rss
         except psutil.Error:
-            pass
+            if i == 0:
+                raise
     return int(total)
 
 

@@ -173,8 +173,9 @@ class RaplSensor:
         return None
 
 
-def _unreadable(zones: Sequence[RaplZone]) -> tuple[list[RaplZone], str | None, bool]:
-    """Split zones into readable ones and the first error (message, whether it was a permission error)."""
+def _check_readable(zones: Sequence[RaplZone]) -> tuple[list[RaplZone], str | None, bool]:
+    """All zones if every ``energy_uj`` reads (a partial sum would undercount), else none plus the first
+    error: (zones, message, whether it was a permission error)."""
     ok = []
     for zone in zones:
         try:
@@ -223,7 +224,7 @@ def discover(
         details_common = {"root": str(root)}
 
         if cpu_zones:
-            ok, err, denied = _unreadable(cpu_zones)
+            ok, err, denied = _check_readable(cpu_zones)
             if denied:
                 denied_msg = err
             elif err:
@@ -251,7 +252,7 @@ def discover(
                 found.sensors.append(RaplSensor(info, ok, temp_fn, util_fn))
 
         if drams:
-            ok, err, denied = _unreadable(drams)
+            ok, err, denied = _check_readable(drams)
             if denied:
                 denied_msg = denied_msg or err
             elif err:

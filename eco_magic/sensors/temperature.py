@@ -12,7 +12,8 @@ Which reading counts as "the CPU temperature" (the hottest of the best available
        offset of up to +27 °C on some Ryzen/Threadripper parts, ``Tdie`` does not);
     3. ``coretemp`` per-core entries (``Core N``) on chips that report no package sensor;
     4. any other CPU-looking sensor (``cpu_thermal``, ``x86_pkg_temp``, ``soc_thermal``, …).
-    Motherboard (``acpitz``), disk (``nvme``), GPU and Wi-Fi sensors are never used.
+    Motherboard (``acpitz``), disk (``nvme``), GPU and Wi-Fi sensors are never used, nor readings outside
+    (0, 150) °C, which are glitches (some drivers report 0 for an absent sensor).
 
 Cost
     The sampler calls this at up to 5 Hz. psutil's call is cheap where hwmon is empty (~0.07 ms measured in a
@@ -30,7 +31,7 @@ from .base import ProbeNote
 SOURCE = "cpu temperature"
 SLOW_CALL_S = 0.002
 CACHE_TTL_S = 1.0
-_MIN_C, _MAX_C = -40.0, 150.0  # readings outside this range are sensor glitches
+_MIN_C, _MAX_C = 0.0, 150.0  # outside (0, 150) °C: a glitch (some drivers report 0 for "no sensor")
 _OTHER_CPU_HINTS = ("cpu", "pkg", "soc", "package")
 _NOT_CPU = ("acpitz", "nvme", "gpu", "amdgpu", "radeon", "nouveau", "iwlwifi", "wifi", "pch", "drive", "ath")
 

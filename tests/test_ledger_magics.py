@@ -1,0 +1,274 @@
+"""%ecoledger through a real IPython shell, and the pure comparison behind it (display/compare.py)."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+
+import eco_magic
+from eco_magic import ledger_magics
+from eco_magic.display import compare
+from eco_magic.session_ledger import Ledger
+from helpers import make_result
+
+HOSTILE = "<script>alert('x')</script>"
+
+
+@pytest.fixture
+def lm(ip):
+    """The shell with %ecoledger registered on top of the loaded extension."""
+    ledger_magics.register(ip)
+    yield ip
+    ledger_magics.unregister(ip)
+
+
+def run(ip, line):
+    with capture_output() as cap:
+        ip.run_line_magic("ecoledger", line)
+    return cap
+
+
+def bundles(cap, mime="text/plain"):
+    return [o.data for o in cap.outputs if mime in o.data]
+
+
+def other_session(name="earlier"):
+    """A second Ledger on the same file, as an earlier kernel would have written it."""
+    return Ledger(eco_magic.ledger().path, session_id=name)
+
+
+def add(*results):
+    for r in results:
+        eco_magic.ledger().append(r)
+
+
+# --- registration -------------------------------------------------------------------------------------------------
+def test_register_and_unregister(ip):
+    ledger_magics.register(ip)
+    ledger_magics.register(ip)  # idempotent
+    assert "ecoledger" in ip.magics_manager.magics["line"]
+    ledger_magics.unregister(ip)
+    assert "ecoledger" not in ip.magics_manager.magics["line"]
+    ledger_magics.unregister(ip)  # no-op
+
+
+# --- the table ----------------------------------------------------------------------------------------------------
+def test_empty_ledger_shows_one_hint_line(lm):
+    cap = run(lm, "")
+    (b,) = bundles(cap)
+    assert b["text/plain"] == "no measured cells yet: put %%ecolyze on a cell"
+    assert cap.stdout == ""
+
+
+def test_table_has_rows_units_in_headers_and_hand_checked_totals(lm):
+    add(make_result("fp32", 100.0), make_result("int8", 62.0, ess=3.5), make_result("int4", 50.0))
+    (b,) = bundles(run(lm, ""), "text/html")
+    text, html = b["text/plain"], b["text/html"]
+    # 212 J in total; CO2 = 212 J / 3.6e6 J/kWh × 56 g/kWh × PUE 1.1 = 3.627 mg; water 3 × 1 mL; 3 × 2 s
+    total = [line for line in text.splitlines() if "total (3 cells)" in line][0]
+    assert total.split()[-4:] == ["6.00", "212", "3.63", "3.00"]
+    for header in ("duration (s)", "energy (J)", "CO₂e (mg)", "water (mL)", "ESS (M params/g CO₂e)"):
+        assert header in text and header in html
+    assert "3 cells · 212 J · 3.63 mg CO₂e · 3.00 mL water · 6.00 s measured" in text
+    assert "<tfoot>" in html and "eco-total" in html
+    assert "n/a" in text and "3.50" in text  # missing ESS is n/a, not 0
+    assert [line.split()[0] for line in text.splitlines()[3:6]] == ["1", "2", "3"]
+
+
+def test_table_lists_the_last_rows_but_totals_all(lm):
+    add(*(make_result(f"r{i}", 10.0) for i in range(5)))
+    text = bundles(run(lm, "--last 2"))[0]["text/plain"]
+    assert "r4" in text and "r3" in text and "r2" not in text
+    assert "total (5 cells)" in text and "showing the last 2 of 5 cells" in text
+    assert "r0" in bundles(run(lm, "--last 0"))[0]["text/plain"]
+
+
+def test_all_includes_earlier_sessions_rows(lm):
+    other_session().append(make_result("old", 10.0))
+    add(make_result("new", 20.0))
+    mine = bundles(run(lm, ""))[0]["text/plain"]
+    assert "new" in mine and "old" not in mine and "total (1 cells)" in mine
+    everything = bundles(run(lm, "--all"))[0]["text/plain"]
+    assert "old" in everything and "new" in everything and "total (2 cells)" in everything
+    assert "earlier" in everything  # the session column
+    df = eco_magic.ledger().to_dataframe(all_sessions=True)
+    assert sorted(df["label"]) == ["new", "old"]
+
+
+def test_empty_session_hint_points_at_earlier_rows(lm):
+    other_session().append(make_result("old", 10.0))
+    text = bundles(run(lm, ""))[0]["text/plain"]
+    assert "no measured cells yet" in text and "--all shows 1 rows of earlier sessions" in text
+
+
+def test_hostile_label_is_escaped_in_table_and_comparison_html(lm):
+    add(make_result(HOSTILE, 10.0), make_result("b", 20.0))
+    for line in ("", "compare"):
+        html = bundles(run(lm, line), "text/html")[0]["text/html"]
+        assert HOSTILE not in html and "&lt;script&gt;" in html
+
+
+# --- compare ------------------------------------------------------------------------------------------------------
+def test_compare_deltas_are_hand_checked():
+    recs = [{"label": "fp32", "energy_j": 100.0}, {"label": "int8", "energy_j": 62.0},
+            {"label": "fp32", "energy_j": 100.0}, {"label": "int4", "energy_j": 40.0},
+            {"label": "int4", "energy_j": 60.0}]
+    rows = compare.compare_table(recs, "label", "energy")
+    assert [(r.group, r.n, r.value) for r in rows] == [("fp32", 2, 100.0), ("int8", 1, 62.0), ("int4", 2, 50.0)]
+    assert [r.is_baseline for r in rows] == [True, False, False]
+    assert rows[1].delta_pct == pytest.approx(-38.0) and rows[2].delta_pct == pytest.approx(-50.0)
+    assert compare.delta_text(rows[1].delta_pct) == "−38 %"
+    against_int8 = compare.compare_table(recs, "label", "energy", baseline="INT8")  # case-insensitive
+    assert against_int8[0].delta_pct == pytest.approx(100 * (100 - 62) / 62)
+    assert compare.delta_text(against_int8[0].delta_pct) == "+61 %"
+
+
+def test_delta_text_forms():
+    assert [compare.delta_text(x) for x in (None, 0.0, 0.01, -4.25, 12.4, -9.96)] == \
+        ["n/a", "0 %", "0 %", "−4.2 %", "+12 %", "−10 %"]
+
+
+def test_missing_ess_is_a_gap_not_zero():
+    recs = [{"label": "fp32", "ess": None}, {"label": "int8", "ess": 4.0}, {"label": "int8", "ess": None},
+            {"label": "int4", "ess": 8.0}]
+    rows = compare.compare_table(recs, "label", "ess")
+    assert rows[0].value is None and rows[0].delta_pct is None        # n/a, never 0
+    assert (rows[1].n, rows[1].n_valid, rows[1].value) == (2, 1, 4.0)  # the n/a row is not averaged in as 0
+    assert rows[1].is_baseline                                        # first group with a value
+    assert rows[2].delta_pct == pytest.approx(100.0)
+    c = compare.Comparison(tuple(rows), "label", "ess", len(recs))
+    fig = compare.draw_chart(c)
+    assert len(fig.axes[0].patches) == 2                              # bars only for groups with a value
+    assert "n/a" in [t.get_text() for t in fig.axes[0].texts]
+    text = compare.compare_text(c)
+    assert "fp32" in text and "n/a" in text and "higher is better" in text
+
+
+def test_compare_errors_are_value_errors():
+    recs = [{"label": "a", "energy_j": 1.0}]
+    with pytest.raises(ValueError, match="no group 'zz'"):
+        compare.compare_table(recs, "label", "energy", baseline="zz")
+    with pytest.raises(ValueError, match="no cell has a value for 'lable'"):
+        compare.compare_table(recs, "lable", "energy")
+    with pytest.raises(ValueError, match="unknown metric"):
+        compare.compare_table(recs, "label", "joules")
+    assert compare.compare_table([], "label", "energy") == []
+
+
+def test_compare_magic_shows_chart_table_and_deltas(lm):
+    add(make_result("fp32", 100.0), make_result("int8", 62.0), make_result("fp32", 100.0))
+    cap = run(lm, "compare --by label --metric energy")
+    (b,) = bundles(cap, "image/png")
+    assert b["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<img class='eco-compare'" in b["text/html"] and "base64," in b["text/html"]
+    assert "−38 %" in b["text/plain"] and "−38 %" in b["text/html"]
+    assert "baseline" in b["text/plain"] and cap.stdout == ""
+
+
+def test_compare_by_another_field_and_baseline_over_all_sessions(lm):
+    other_session().append(make_result("a", 200.0, precision="fp32"))
+    add(make_result("b", 50.0, precision="int8"))
+    text = bundles(run(lm, "compare --by precision --baseline int8 --all"))[0]["text/plain"]
+    assert "+300 %" in text and "Δ vs int8" in text
+    with pytest.raises(UsageError, match="no group 'fp32'"):
+        run(lm, "compare --by precision --baseline fp32")  # this session has int8 only
+
+
+def test_compare_on_empty_ledger_gives_the_hint(lm):
+    assert "no measured cells yet" in bundles(run(lm, "compare"))[0]["text/plain"]
+
+
+def test_ledger_compare_method_matches_records_path(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite", session_id="s")
+    for label, e in (("x", 10.0), ("y", 5.0), ("x", 30.0)):
+        led.append(make_result(label, e))
+    for all_sessions in (False, True):
+        c = led.compare(metric="co2", all_sessions=all_sessions)
+        assert [r.group for r in c.rows] == ["x", "y"]
+        assert c.rows[0].value == pytest.approx((make_result("x", 10.0).co2_g + make_result("x", 30.0).co2_g) / 2)
+        assert c.baseline == "x" and c.rows[1].delta_pct == pytest.approx(-75.0)
+
+
+# --- cheap ledger reads added for these views ---------------------------------------------------------------------
+def test_fields_recent_and_count_agree_with_records(tmp_path):
+    path = tmp_path / "l.sqlite"
+    Ledger(path, session_id="old").append(make_result("o", 1.0, items=3))
+    led = Ledger(path, session_id="new")
+    for i in range(4):
+        led.append(make_result(f"n{i}", float(i), ess=None if i % 2 else 1.5))
+    names = ("label", "energy_j", "ess", "session_id", "started_at")
+    for all_sessions in (False, True):
+        full = led.records(all_sessions=all_sessions)
+        assert led.fields(names, all_sessions) == [{n: r.get(n) for n in names} for r in full]
+        assert led.recent(2, all_sessions) == full[-2:]
+        assert led.count(all_sessions) == len(full)
+    assert led.fields(("label", "carbon_source"), True)[0] == {"label": "o", "carbon_source": "Ember/OWID"}
+    assert led.recent(0) == []
+
+
+# --- export -------------------------------------------------------------------------------------------------------
+def test_export_csv_json_and_codecarbon_through_the_magic(lm, tmp_path):
+    add(make_result("fp32", 100.0), make_result("=1+1", 50.0))
+    cap = run(lm, f"export {tmp_path / 'runs.csv'}")
+    assert cap.stdout.strip() == f"exported 2 rows of this session to {tmp_path / 'runs.csv'} (CSV)"
+    with open(tmp_path / "runs.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["label"], float(r["energy_j"])) for r in rows] == [("fp32", 100.0), ("'=1+1", 50.0)]
+    run(lm, f"export {tmp_path / 'runs.json'}")
+    recs = json.loads((tmp_path / "runs.json").read_text())["records"]
+    assert [r["label"] for r in recs] == ["fp32", "=1+1"] and recs[0]["devices"][0]["kind"] == "cpu"
+    cap = run(lm, f"export {tmp_path / 'emissions.csv'} --format codecarbon")
+    assert "(CodeCarbon emissions.csv columns)" in cap.stdout
+    with open(tmp_path / "emissions.csv", newline="") as f:
+        cc = list(csv.DictReader(f))
+    assert cc[0]["project_name"] == "fp32" and cc[0]["run_id"] == eco_magic.ledger().session_id
+    assert float(cc[0]["energy_consumed"]) == pytest.approx(100.0 * 1.1 / 3.6e6)
+
+
+def test_export_all_includes_earlier_sessions(lm, tmp_path):
+    other_session().append(make_result("old", 10.0))
+    add(make_result("new", 20.0))
+    cap = run(lm, f"export {tmp_path / 'all.json'} --all")
+    assert "exported 2 rows of all sessions" in cap.stdout
+    recs = json.loads((tmp_path / "all.json").read_text())["records"]
+    assert [r["session_id"] for r in recs] == ["earlier", eco_magic.ledger().session_id]
+
+
+@pytest.mark.parametrize("line", ["export runs.txt", "export runs.json --format codecarbon", "export",
+                                  "export /no/such/folder/x.csv"])
+def test_bad_exports_are_usage_errors(lm, line):
+    add(make_result("a", 1.0))
+    with pytest.raises(UsageError):
+        run(lm, line)
+
+
+# --- clear --------------------------------------------------------------------------------------------------------
+def test_clear_is_scoped_to_this_session_unless_all(lm):
+    other_session().append(make_result("old", 10.0))
+    add(make_result("a", 1.0), make_result("b", 2.0))
+    cap = run(lm, "clear")
+    assert cap.stdout.strip() == "cleared 2 rows of this session"
+    assert len(eco_magic.ledger()) == 0
+    assert [r["label"] for r in eco_magic.ledger().records(all_sessions=True)] == ["old"]
+    cap = run(lm, "clear --all")
+    assert cap.stdout.startswith("cleared 1 row of all sessions")
+    assert eco_magic.ledger().records(all_sessions=True) == []
+
+
+# --- bad input ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("line", ["show", "compare --metric joules", "--by label", "clear --format csv",
+                                  "--last many", "--last -1", "compare --by lable", "clear extra",
+                                  "compare --baseline 'unclosed"])
+def test_bad_input_is_a_usage_error_naming_the_usage(lm, line):
+    add(make_result("a", 1.0))
+    with pytest.raises(UsageError) as info:
+        run(lm, line)
+    assert "%ecoledger" in str(info.value) or "lable" in str(info.value) or "--last" in str(info.value)
+
+
+def test_unknown_subcommand_message_has_the_usage_line(lm):
+    with pytest.raises(UsageError, match="unknown %ecoledger subcommand 'show'; usage: %ecoledger"):
+        run(lm, "show")
