@@ -5,14 +5,16 @@ writes down where each one came from.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from . import accounting as acc
-from .result import DeviceReading, EcoResult
+from .result import DeviceReading, EcoResult, WorkerReading
 
 if TYPE_CHECKING:
+    from .cluster import ClusterMeasurement
     from .models import ModelInfo
     from .regions import Region
     from .sampler import Measurement
@@ -60,7 +62,10 @@ def total_resolution_j(measurement: "Measurement") -> float:
 
 def build_result(measurement: "Measurement", region: "Region", settings: Settings, *, status: str = "ok",
                  error: str | None = None, model: "ModelInfo | None" = None,
-                 idle_power_w: Mapping[str, float] | None = None, notes: Sequence[str] = ()) -> EcoResult:
+                 idle_power_w: Mapping[str, float] | None = None, notes: Sequence[str] = (),
+                 cluster: "ClusterMeasurement | None" = None) -> EcoResult:
+    """The cell's :class:`EcoResult`. ``cluster`` (from :func:`eco_magic.cluster.stop_cell`) adds the Dask workers'
+    counted energy, with each host's carbon intensity and PUE, to the totals and lists them in ``workers``."""
     devices = device_readings(measurement, idle_power_w)
     duration_s = measurement.duration_s
     measured = [d for d in devices if d.energy_j is not None]
@@ -99,6 +104,23 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         water = acc.water_paper(energy_j, region.water_intensity_l_per_kwh, acc.WATER_OVERHEAD[tier])
 
     resolution_j = total_resolution_j(measurement)
+    workers: tuple[WorkerReading, ...] = ()
+    thermal_extra: list = []
+    if cluster is not None:
+        part = cluster_part(cluster, measurement, region, settings, ci=ci, pue=pue, tier=tier)
+        workers = part.workers
+        all_notes.extend(part.notes)
+        if part.energy_j > 0:
+            energy_j += part.energy_j
+            co2 += part.co2_g
+            water = acc.Water(water.onsite_l + part.water_onsite_l, water.offsite_l + part.water_offsite_l,
+                              water.model, water.formula)
+            resolution_j += part.resolution_j
+            if energy_net_j is not None:
+                energy_net_j = idle_total_w = None
+                all_notes.append("net of idle not shown: the Dask workers have no idle baseline")
+        thermal_extra = [(f"{w.address} {d.key}", d.kind, d.peak_temp_c, d.slowdown_temp_c, d.throttle_events)
+                         for w in workers for d in w.devices]
     eff_m = model.effective_params_m if model is not None else None
     ess = acc.ess(eff_m, co2, acc.co2_g(resolution_j, ci, pue))
     if model is None:
@@ -110,7 +132,7 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         ess_note = ""
 
     flags = acc.thermal_flags(
-        [(d.key, d.kind, d.peak_temp_c, d.slowdown_temp_c, d.throttle_events) for d in devices],
+        [(d.key, d.kind, d.peak_temp_c, d.slowdown_temp_c, d.throttle_events) for d in devices] + thermal_extra,
         gpu_temp_max_c=settings.gpu_temp_max_c, cpu_temp_max_c=settings.cpu_temp_max_c)
 
     started = _dt.datetime.fromtimestamp(measurement.started_at, tz=_dt.timezone.utc).isoformat(timespec="seconds")
@@ -134,4 +156,101 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         energy_per_min_j=acc.per_minute(energy_j, duration_s), co2_per_min_g=acc.per_minute(co2, duration_s),
         thermal_flags=tuple(f.message for f in flags), sampling=measurement.rate,
         n_samples=measurement.n_ticks, started_at=started, error=error, notes=tuple(dict.fromkeys(all_notes)),
-        trace=measurement.trace)
+        trace=measurement.trace, workers=workers)
+
+
+# ------------------------------------------------------------------------------------------- Dask workers
+@dataclass(frozen=True)
+class ClusterPart:
+    """What the Dask workers add to a cell: readings with their factors applied, and the sums (J, g, L)."""
+
+    workers: tuple[WorkerReading, ...]
+    energy_j: float
+    co2_g: float
+    water_onsite_l: float
+    water_offsite_l: float
+    resolution_j: float
+    notes: tuple[str, ...]
+
+
+def cluster_part(cluster: "ClusterMeasurement", measurement: "Measurement", region: "Region", settings: Settings, *,
+                 ci: float, pue: float, tier: str) -> ClusterPart:
+    """Attribute the workers' energy (:func:`eco_magic.cluster.attribute`) and apply each host's factors.
+
+    Region: a worker on the kernel's host uses the notebook's region and carbon intensity; elsewhere the
+    ``hosts`` setting for its host, else ``ECO_MAGIC_REGION`` in the worker's environment, else the notebook's.
+    PUE: ``hosts`` setting, else ``ECO_MAGIC_PUE`` on the worker, else the notebook's PUE on the kernel's host or
+    when the user set one, else the hardware tier of the worker's own GPUs. Water follows ``settings.water_model``.
+    """
+    from .cluster import attribute, channel_dict
+
+    readings, notes = attribute(cluster, [channel_dict(ch) for ch in measurement.channels])
+    notes = list(notes)
+    summaries = {w["address"]: (w.get("summary") or {}) for w in cluster.workers}
+    kernel_host = cluster.kernel.get("host_id")
+    out: list[WorkerReading] = []
+    energy = co2 = onsite = offsite = resolution = 0.0
+    for w in readings:
+        if w.energy_j is None:
+            out.append(w)
+            continue
+        summary = summaries.get(w.address, {})
+        same_host = bool(w.host_id) and w.host_id == kernel_host
+        ip = w.address.split("://")[-1].rsplit(":", 1)[0]
+        conf = dict(cluster.hosts.get(w.host) or cluster.hosts.get(ip) or {})
+        env = summary.get("env") or {}
+        w_region, w_ci, region_src = region, ci, "the notebook's region"
+        if same_host:
+            region_src = "the notebook's region (same host)"
+        else:
+            for value, origin in ((conf.get("region"), f"hosts setting for {w.host}"),
+                                  (env.get("region"), "ECO_MAGIC_REGION on the worker")):
+                if value:
+                    from . import regions
+
+                    try:
+                        w_region = regions.lookup(str(value))
+                    except Exception as exc:  # noqa: BLE001 - UnknownRegionError: keep the notebook's, say so
+                        notes.append(f"worker {w.address}: region {value!r} ({origin}) unknown ({exc}); "
+                                     "the notebook's region was used")
+                        continue
+                    w_ci, region_src = w_region.carbon_intensity_g_per_kwh, origin
+                    break
+        gpus = [bool(c.get("datacenter")) for c in summary.get("channels", []) if c.get("kind") == "gpu"]
+        w_tier = tier if same_host else acc.pue_tier(gpus)
+        w_pue, pue_src = None, ""
+        for value, origin in ((conf.get("pue"), f"hosts setting for {w.host}"),
+                              (env.get("pue"), "ECO_MAGIC_PUE on the worker")):
+            if value is None or value == "":
+                continue
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                v = float("nan")
+            if 1.0 <= v <= 5.0:
+                w_pue, pue_src = v, origin
+                break
+            notes.append(f"worker {w.address}: PUE {value!r} ({origin}) is not between 1.0 and 5.0; ignored")
+        if w_pue is None:
+            if same_host or settings.pue is not None:
+                w_pue, pue_src = pue, "the notebook's PUE"
+            else:
+                w_pue, pue_src = acc.PUE_TIERS[w_tier], acc.PUE_TIER_LABELS[w_tier]
+        w_co2 = acc.co2_g(w.energy_j, w_ci, w_pue)
+        if settings.water_model == "li":
+            w_water = acc.water_li(w.energy_j, w_region.wue_site_l_per_kwh, w_pue, w_region.ewif_l_per_kwh)
+        else:
+            w_water = acc.water_paper(w.energy_j, w_region.water_intensity_l_per_kwh, acc.WATER_OVERHEAD[w_tier])
+        counted = dict(w.counted_j)
+        resolution += sum(c.get("resolution_j") or 0.0 for c in summary.get("channels", []) if c["key"] in counted)
+        energy += w.energy_j
+        co2 += w_co2
+        onsite += w_water.onsite_l
+        offsite += w_water.offsite_l
+        out.append(dataclasses.replace(
+            w, region=w_region.code, region_source=region_src, carbon_intensity_g_per_kwh=w_ci, pue=w_pue,
+            pue_source=pue_src, co2_g=w_co2, water_l=w_water.total_l))
+    if any(w.energy_j and (w.carbon_intensity_g_per_kwh != ci or w.pue != pue) for w in out):
+        notes.append("CO₂e and water include Dask workers' hosts at their own carbon intensity and PUE "
+                     "(see the workers section), so they are not simply energy × the factors above")
+    return ClusterPart(tuple(out), energy, co2, onsite, offsite, resolution, tuple(notes))

@@ -11,6 +11,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from .display.compare import plural
 from .session_ledger import Ledger, current_ledger
 
 SUBCOMMANDS = ("compare", "export", "clear")
@@ -106,7 +107,7 @@ class LedgerMagics(Magics):
         if not every and not args.all_sessions:
             earlier = ledger.count(all_sessions=True)
             if earlier:
-                hint = f"{EMPTY_HINT} (%ecoledger --all shows {earlier} rows of earlier sessions)"
+                hint = f"{EMPTY_HINT} (%ecoledger --all shows {plural(earlier, 'row')} of earlier sessions)"
         shown = ledger.recent(last or len(every), all_sessions=args.all_sessions)
         _display(ledger_bundle(shown, all_sessions=args.all_sessions, last=last or None, hint=hint,
                                totals_of=every))
@@ -131,7 +132,7 @@ class LedgerMagics(Magics):
         except exporters.ExportError as exc:
             raise UsageError(str(exc)) from None
         scope = "all sessions" if args.all_sessions else "this session"
-        print(f"exported {n} row{'' if n == 1 else 's'} of {scope} to {args.path} ({_FORMAT_NOTE[fmt]})")
+        print(f"exported {plural(n, 'row')} of {scope} to {args.path} ({_FORMAT_NOTE[fmt]})")
 
     def _clear(self, ledger: Ledger, args) -> None:
         in_memory = len(ledger)
@@ -139,10 +140,10 @@ class LedgerMagics(Magics):
         if args.all_sessions:
             n = removed if ledger.path is not None else in_memory
             where = f" ({ledger.path})" if ledger.path is not None else ""
-            print(f"cleared {n} row{'' if n == 1 else 's'} of all sessions{where}")
+            print(f"cleared {plural(n, 'row')} of all sessions{where}")
         else:
             n = max(removed, in_memory)
-            print(f"cleared {n} row{'' if n == 1 else 's'} of this session")
+            print(f"cleared {plural(n, 'row')} of this session")
 
 
 def _display(bundle: dict) -> None:

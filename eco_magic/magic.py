@@ -387,18 +387,28 @@ def load(ipython) -> None:
     key = id(ipython)
     if key in _LOADED:
         return
+    from . import ledger_magics
+
     magics = EcoMagics(shell=ipython)
     ipython.register_magics(magics)
+    ledger_magics.register(ipython)
     _LOADED[key] = magics
     magics.engine.warm_up()
+    if getattr(ipython, "kernel", None) is not None:  # a notebook: pre-import matplotlib for the first plot
+        from .display import plot
+
+        plot.warm_up()
 
 
 def unload(ipython) -> None:
     magics = _LOADED.pop(id(ipython), None)
     if magics is None:
         return
+    from . import ledger_magics
+
     magics._auto_off()
     magics.engine.close()
+    ledger_magics.unregister(ipython)
     mm = ipython.magics_manager
     for kind in ("line", "cell"):
         for name in list(magics.magics.get(kind, {})):

@@ -42,6 +42,60 @@ class DeviceReading:
 
 
 @dataclass(frozen=True)
+class WorkerReading:
+    """One Dask worker over a cell measured with ``%%ecolyze --dask`` (see :mod:`eco_magic.cluster`).
+
+    address    the worker's address (``tcp://10.0.0.7:40123``); ``host`` its host name, ``host_id`` the machine
+               identity used to count host counters once (Linux boot id, else machine id, else host name)
+    status     "measured"; "left" (left or died during the cell: energy missing), "joined" (joined during
+               the cell: energy from when it joined unknown) or "failed" (could not be measured)
+    energy_j   joules this worker adds to the cell's totals after de-duplication (``None`` when not measured);
+               ``counted_j`` says which channel contributed how much
+    read_j     joules its channels read in total, before de-duplication (machine-level counters shared with the
+               kernel or another worker on the same host, and process estimates already inside another
+               process-tree estimate, are read here but counted once, elsewhere; ``notes`` says where)
+    region, carbon_intensity_g_per_kwh, pue, co2_g, water_l   the factors applied to ``energy_j`` on this host
+               and the result (``region_source`` / ``pue_source`` say where each came from)
+    devices    every channel it read, as :class:`DeviceReading` (method, source and scope included)
+    """
+
+    address: str
+    host: str
+    status: str
+    energy_j: float | None
+    read_j: float | None = None
+    pid: int | None = None
+    host_id: str = ""
+    duration_s: float | None = None
+    region: str = ""
+    region_source: str = ""
+    carbon_intensity_g_per_kwh: float | None = None
+    pue: float | None = None
+    pue_source: str = ""
+    co2_g: float | None = None
+    water_l: float | None = None
+    devices: tuple[DeviceReading, ...] = ()
+    counted_j: tuple[tuple[str, float], ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def peak_temp_c(self) -> float | None:
+        temps = [d.peak_temp_c for d in self.devices if d.peak_temp_c is not None]
+        return max(temps) if temps else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict; ``counted_j`` becomes ``{channel key: J}``; NaN/inf never appear."""
+        d = dataclasses.asdict(self)
+        d["devices"] = [x.to_dict() for x in self.devices]
+        d["counted_j"] = dict(self.counted_j)
+        d["notes"] = list(self.notes)
+        for k, v in d.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                d[k] = None
+        return d
+
+
+@dataclass(frozen=True)
 class EcoResult:
     """The outcome of ``%%ecolyze``: energy, CO₂, water, thermal state and ESS, with provenance.
 
@@ -100,6 +154,8 @@ class EcoResult:
     error: str | None = None
     notes: tuple[str, ...] = ()
     trace: Any = field(default=None, repr=False, compare=False)
+    # Dask workers the cell drove (``%%ecolyze --dask``); their counted energy is inside the totals above
+    workers: tuple[WorkerReading, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -116,6 +172,12 @@ class EcoResult:
         return {d.key: d.method for d in self.devices}
 
     @property
+    def cluster_energy_j(self) -> float | None:
+        """Joules the Dask workers added to ``energy_j`` (``None`` when the cell drove no measured worker)."""
+        known = [w.energy_j for w in self.workers if w.energy_j is not None]
+        return sum(known) if known else None
+
+    @property
     def peak_temp_c(self) -> float | None:
         temps = [d.peak_temp_c for d in self.devices if d.peak_temp_c is not None]
         return max(temps) if temps else None
@@ -127,7 +189,7 @@ class EcoResult:
             if f.name == "trace":
                 continue
             v = getattr(self, f.name)
-            if f.name == "devices":
+            if f.name in ("devices", "workers"):
                 v = [d.to_dict() for d in v]
             elif f.name == "precision_mix":
                 v = dict(v)

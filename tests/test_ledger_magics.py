@@ -90,7 +90,7 @@ def test_all_includes_earlier_sessions_rows(lm):
     other_session().append(make_result("old", 10.0))
     add(make_result("new", 20.0))
     mine = bundles(run(lm, ""))[0]["text/plain"]
-    assert "new" in mine and "old" not in mine and "total (1 cells)" in mine
+    assert "new" in mine and "old" not in mine and "total (1 cell)" in mine
     everything = bundles(run(lm, "--all"))[0]["text/plain"]
     assert "old" in everything and "new" in everything and "total (2 cells)" in everything
     assert "earlier" in everything  # the session column
@@ -101,7 +101,7 @@ def test_all_includes_earlier_sessions_rows(lm):
 def test_empty_session_hint_points_at_earlier_rows(lm):
     other_session().append(make_result("old", 10.0))
     text = bundles(run(lm, ""))[0]["text/plain"]
-    assert "no measured cells yet" in text and "--all shows 1 rows of earlier sessions" in text
+    assert "no measured cells yet" in text and "--all shows 1 row of earlier sessions" in text
 
 
 def test_hostile_label_is_escaped_in_table_and_comparison_html(lm):

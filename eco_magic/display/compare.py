@@ -129,6 +129,11 @@ def comparison(records: Sequence[Mapping[str, Any]], by: str = "label", metric: 
     return Comparison(tuple(compare_table(records, by, metric, baseline)), by, _metric(metric).name, len(records))
 
 
+def plural(n: int, word: str) -> str:
+    """'1 cell', '2 cells'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def group_key(value: Any) -> str:
     """The text a field value groups under: ``None``/empty → "(none)", 16.0 → "16"."""
     if value is None or value == "":
@@ -203,7 +208,7 @@ def _compare_columns(c: Comparison) -> tuple[list[str], list[list[str]], Metric]
 def _title(c: Comparison) -> str:
     m = METRICS[c.metric]
     better = "higher is better" if m.higher_is_better else "lower is better"
-    return f"{m.title} by {c.by} · {c.n_records} cells in {len(c.rows)} groups · {better}"
+    return f"{m.title} by {c.by} · {plural(c.n_records, 'cell')} in {plural(len(c.rows), 'group')} · {better}"
 
 
 def _overflow(c: Comparison) -> str:
@@ -376,7 +381,7 @@ def _ledger_columns(records: Sequence[Mapping[str, Any]], shown: Sequence[tuple[
             row.append(str(r.get("session_id") or ""))
         body.append(row)
     totals = ledger_totals(records)
-    total_row = ["", "", f"total ({len(records)} cells)", "", _cell(totals["duration_s"], 1.0),
+    total_row = ["", "", f"total ({plural(len(records), 'cell')})", "", _cell(totals["duration_s"], 1.0),
                  _cell(totals["energy_j"], units["energy_j"][0]), _cell(totals["co2_g"], units["co2_g"][0]),
                  _cell(totals["water_l"], units["water_l"][0]), "", ""] + ([""] if all_sessions else [])
     return header, body, total_row, totals
@@ -385,7 +390,7 @@ def _ledger_columns(records: Sequence[Mapping[str, Any]], shown: Sequence[tuple[
 def _ledger_summary(records: Sequence[Mapping[str, Any]], totals: Mapping[str, float], all_sessions: bool) -> str:
     sessions = len({r.get("session_id") for r in records})
     scope = f"all sessions ({sessions})" if all_sessions else "this session"
-    return (f"ledger, {scope}: {len(records)} cells · {fmt.energy(totals['energy_j'])} · "
+    return (f"ledger, {scope}: {plural(len(records), 'cell')} · {fmt.energy(totals['energy_j'])} · "
             f"{fmt.mass_g(totals['co2_g'])} CO₂e · {fmt.volume_l(totals['water_l'])} water · "
             f"{fmt.duration(totals['duration_s'])} measured")
 

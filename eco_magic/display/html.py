@@ -34,7 +34,7 @@ _TILE = ("display:inline-block;min-width:108px;margin:4px 8px 4px 0;padding:6px 
          "background:#eef5ee;vertical-align:top")
 _SMALL = "font-size:11px;color:#57606a"
 _TABLE = "border-collapse:collapse;margin-top:6px;font-size:12px"
-_TH = "<tr style='text-align:left;color:#57606a;font-weight:normal'>"
+_TH = "<tr style='text-align:left;color:#57606a;font-size:11px'>"
 _NUM = "style='text-align:right;padding:0 8px 0 0'"
 _CELL = "style='padding:0 8px 0 0'"
 _SECTION = f"margin-top:8px;{_SMALL}"
@@ -107,9 +107,10 @@ def _devices(r: "EcoResult") -> str:
             f"<td {_CELL}>{method_chip(d.method)} <span style='{_SMALL}'>{escape(d.source)} · "
             f"{escape(d.scope)} scope</span>{throttle}</td>"
             "</tr>")
-    return (f"<table class='eco-devices' style='{_TABLE}'>{_TH}<th>kind</th><th>device</th><th>energy</th>"
-            "<th>mean power</th><th>idle</th><th>peak temp</th><th>method · source</th></tr>"
-            + "".join(rows) + "</table>")
+    head = "".join(f"<th {_NUM if n else _CELL}>{h}</th>" for h, n in (
+        ("kind", 0), ("device", 0), ("energy", 1), ("mean power", 1), ("idle", 1), ("peak temp", 1),
+        ("method · source", 0)))
+    return f"<table class='eco-devices' style='{_TABLE}'>{_TH}{head}</tr>{''.join(rows)}</table>"
 
 
 def _details(r: "EcoResult") -> str:
@@ -177,9 +178,15 @@ def _footer(r: "EcoResult") -> str:
     tier = f" tier {r.pue_tier}" if r.pue_tier else ""
     return (f'<div class="eco-provenance" style="{_SMALL};margin-top:6px;border-top:1px solid #e5e7eb;'
             f'padding-top:4px">energy: {escape(per_device)} · carbon intensity {escape(carbon_phrase(r))} · '
-            f'PUE {r.pue:g}{escape(tier)} ({escape(r.pue_source)}) · water: {escape(r.water_model)} model '
-            f'({escape(r.water_formula)}; {escape(r.water_source)}) · sampling {escape(r.sampling)}, '
+            f'PUE {r.pue:g}{escape(tier)}{escape(_paren(r.pue_source))} · water: {escape(r.water_model)} model'
+            f'{escape(_paren(r.water_formula, r.water_source))} · sampling {escape(r.sampling)}, '
             f'{r.n_samples} samples</div>')
+
+
+def _paren(*parts: str | None) -> str:
+    """' (a; b)' from the non-empty parts, '' when there are none."""
+    kept = [p for p in parts if p]
+    return f" ({'; '.join(kept)})" if kept else ""
 
 
 def plot_img(png: bytes | None = None, plot_png_b64: str | None = None) -> str:

@@ -58,7 +58,10 @@ def figure(result: "EcoResult", *, dpi: int = DPI):
 
     trace = result.trace
     names = {d.key: d for d in result.devices}
-    fig = Figure(figsize=FIGSIZE_IN, dpi=dpi, layout="constrained")
+    fig = Figure(figsize=FIGSIZE_IN, dpi=dpi)
+    # fixed margins (inches → fractions): a layout engine would double the drawing cost of every PNG
+    w_in, h_in = FIGSIZE_IN
+    fig.subplots_adjust(left=0.6 / w_in, right=1 - 0.1 / w_in, bottom=0.45 / h_in, top=1 - 0.3 / h_in)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     t = list(trace.t_s)

@@ -35,8 +35,9 @@ def summary_line(result: "EcoResult") -> str:
 
 def carbon_phrase(result: "EcoResult") -> str:
     year = f" {result.carbon_year}" if result.carbon_year else ""
-    return (f"{result.carbon_intensity_g_per_kwh:.4g} g/kWh ({result.region_name or result.region}; "
-            f"{result.carbon_source}{year}; {result.region_resolved_by})")
+    parts = [result.region_name or result.region, f"{result.carbon_source}{year}".strip(), result.region_resolved_by]
+    kept = "; ".join(p for p in parts if p)
+    return f"{result.carbon_intensity_g_per_kwh:.4g} g/kWh" + (f" ({kept})" if kept else "")
 
 
 def device_line(d) -> str:
@@ -107,7 +108,8 @@ def render_text(result: "EcoResult", *, what_if: Sequence["WhatIfRow"] | None = 
         ess_line += (f"; N = {fmt.count(result.n_params)}, {result.precision}, QF {result.qf:g} → "
                      f"{fmt.params_m(result.effective_params_m)} effective")
         if result.model_variable:
-            ess_line += f" (from variable {result.model_variable!r}, {result.model_source})"
+            source = f", {result.model_source}" if result.model_source else ""
+            ess_line += f" (from variable {result.model_variable!r}{source})"
     lines.append(f"  ESS       {ess_line}")
     rate = []
     if result.items:

@@ -68,8 +68,9 @@ def live_html(label: str, status: "LiveStatus", channels: Sequence[Any] = ()) ->
         total = (f"<tr style='border-top:1px solid #e5e7eb;font-weight:600'><td>total</td>"
                  f"<td {_NUM}>{escape(fmt.power(sum(powers))) if powers else 'n/a'}</td>"
                  f"<td {_NUM}>{escape(fmt.energy(total_energy)) if status.energy_j else '…'}</td></tr>")
-    table = (f"<table style='border-collapse:collapse;margin-top:2px'><tr style='{_SMALL};text-align:left'>"
-             f"<th>device</th><th>power now</th><th>energy so far</th></tr>{''.join(rows)}{total}</table>"
+    head = (f"<tr style='{_SMALL};text-align:left'><th style='padding:0 10px 0 0'>device</th>"
+            f"<th {_NUM}>power now</th><th {_NUM}>energy so far</th></tr>")
+    table = (f"<table style='border-collapse:collapse;margin-top:2px'>{head}{''.join(rows)}{total}</table>"
              if rows else f"<div style='{_SMALL}'>no device channel to read</div>")
     title = f" · {escape(label)}" if label else ""
     return (f'<div class="eco-live" style="{_LIVE}"><div><b>🌱 ecolyze{title}</b> '

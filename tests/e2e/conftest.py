@@ -103,12 +103,27 @@ def lab_browser():
 
 
 @pytest.fixture
-def lab_page(lab_browser, lab):
+def lab_page(lab_browser, lab, request):
     ctx = lab_browser.new_context(viewport={"width": 1280, "height": 1000})
     ctx.set_default_timeout(120_000)  # 2-core CI
     page = ctx.new_page()
+    console = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     yield page
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure.png"))
+        (ARTIFACTS / "console.log").write_text("\n".join(console))
+        print(f"\nfailure screenshot and browser console in {ARTIFACTS}")
+        print((lab["root"] / "jupyter-lab.log").read_text()[-4000:])
     ctx.close()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
 
 
 @pytest.fixture(scope="session")

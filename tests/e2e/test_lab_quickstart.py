@@ -52,7 +52,7 @@ def test_quickstart_in_jupyterlab(lab_page, lab, artifacts):
     assert errors.count() == 0, errors.all_inner_texts()
     assert page.locator("text=Error displaying widget").count() == 0
 
-    cards = page.locator(".jp-OutputArea-output .eco-card-root")
+    cards = page.locator(".jp-OutputArea-output .eco-card-root:visible")
     assert cards.count() >= 2
     card = cards.first
     card.scroll_into_view_if_needed()
@@ -65,7 +65,7 @@ def test_quickstart_in_jupyterlab(lab_page, lab, artifacts):
     assert "estimated" in text
     card.screenshot(path=str(artifacts / "result-card.png"))
 
-    plot = page.locator(".eco-card-root img").first
+    plot = page.locator(".eco-card-root:visible img").first
     plot.wait_for()
     assert page.evaluate("el => el.naturalWidth", plot.element_handle()) > 0
 

