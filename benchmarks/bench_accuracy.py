@@ -249,18 +249,26 @@ def run(quick: bool = False) -> Section:
     worst = max(abs(t[f"NVML counter @ {_rate_name(r)}"] - t["NVML counter @ adaptive"])
                 for trials in data.values() for t in trials for r in RATES[1:]
                 if t["_labelled_counter"] == 1.0)
-    short = {p: _fmt([t["NVML counter"] for t in data[(p, 0.1)]]) for p in PROFILES}
-    short_prop = {p: _fmt([t[PROPOSAL] for t in data[(p, 0.1)]]) for p in PROFILES}
+
+    def cell(col: str, prof: str, d: float) -> str:
+        return _fmt([t[col] for t in data[(prof, d)]]) + " %"
+
     section.notes += [
         f"The counter path does not depend on the sampling rate: where the counter moved, its energy at 1–50 Hz "
         f"differs from the adaptive schedule's by at most {worst * 100:.2g} % (float rounding).",
-        "**Proposal (eco_magic/sampler.py, `_Channel.energy`; the period from the sensor's "
-        "`details['counter_update_s']`, which assemble.py already reads):** (a) for windows under 0.5 s, use the "
-        "power samples even when the counter moved — a 0.1-s window now reads "
-        + ", ".join(f"{p} {v} %" for p, v in short.items()) + " and would read "
-        + ", ".join(f"{p} {v} %" for p, v in short_prop.items())
-        + "; (b) for longer windows add (P_end − P_start) × period/2 from the boundary samples' power, which "
-        "removes the bias on ramps and bursty starts (compare the NVML columns), not the ± half-period spread.",
+        "**Proposal (eco_magic/sampler.py, `_Channel.energy`; the update period from the sensor's "
+        "`details['counter_update_s']`, which assemble.py already reads):** "
+        "(a) below 0.5 s, use the power samples even when the counter moved: a counter delta there holds 0, 1 or 2 "
+        f"whole update periods — steady 10-ms cells read {cell('NVML counter', 'steady', 0.01)} now, "
+        f"{cell(PROPOSAL, 'steady', 0.01)} with (a); ramp 0.1 s: {cell('NVML counter', 'ramp', 0.1)} → "
+        f"{cell(PROPOSAL, 'ramp', 0.1)}. The trade-off: on bursty cells that start from idle the power samples "
+        "inherit the start boundary sample's idle reading (bursty 0.1 s: "
+        f"{cell('NVML counter', 'bursty', 0.1)} → {cell(PROPOSAL, 'bursty', 0.1)}: a larger bias, a smaller spread). "
+        "(b) from 0.5 s on, add (P_end − P_start) × period/2 with the boundary samples' power: each read is on "
+        "average half a period stale, so the window misses P_end × period/2 at the end and gains the pre-cell "
+        f"P_start × period/2 at the start. Ramp 1 s: {cell('NVML counter', 'ramp', 1.0)} → "
+        f"{cell(PROPOSAL, 'ramp', 1.0)}; bursty 1 s: {cell('NVML counter', 'bursty', 1.0)} → "
+        f"{cell(PROPOSAL, 'bursty', 1.0)}. It removes the bias, not the ± half-period spread.",
         f"1-s average power (nvmlDeviceGetPowerUsage on Ampere and newer) lags: {_span(data, '1-s avg 5 Hz', 1.0)} "
         f"on 1-s cells of the bursty and ramp profiles and still {_span(data, '1-s avg 5 Hz', 10.0)} at 10 s, "
         "whatever the rate — eco_magic reads the counter or the instant field first.",

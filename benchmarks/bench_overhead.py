@@ -1,9 +1,14 @@
 """1. Overhead: wall time of a ~2 s CPU-bound cell with ``%%ecolyze`` against the same cell without it.
 
-A real in-process IPython shell runs three variants of one pure-Python CPU-bound cell, interleaved in rotating
-order: plain, ``%%ecolyze`` (default adaptive 5→2→1 Hz) and ``%%ecolyze --rate 50``. The ratio with/without is
-taken within each repetition, and the median of those ratios is reported. The measured cells include
-everything the user waits for: the sampler, the result, the ledger write and the displayed bundle.
+A real in-process IPython shell runs one pure-Python CPU-bound cell (calibrated to ~2 s of CPU time) in four
+variants, interleaved in rotating order: plain, plain again (an A/A control: the spread of two identical runs is
+this machine's noise floor), ``%%ecolyze`` (default adaptive 5→2→1 Hz) and ``%%ecolyze --rate 50``. Ratios
+with/without are taken within each repetition; the median of those ratios is reported. The measured cells
+include everything the user waits for: the sampler, the result, the ledger write and the displayed bundle.
+
+Process CPU time (all threads, ``time.process_time``) is reported beside wall time: on a loaded machine the
+cell gets only part of a core and wall time swings by tens of percent, while CPU time still shows what the
+magic adds (its sampler thread and its fixed per-cell work).
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ def _eco_bench_spin(n):
 
 VARIANTS = {
     "plain": "{body}",
+    "plain again (A/A control)": "{body}",
     "ecolyze (default rate)": "%%ecolyze -l overhead\n{body}",
     "ecolyze --rate 50": "%%ecolyze -l overhead50 --rate 50\n{body}",
 }
@@ -30,18 +36,56 @@ TARGETS = {"ecolyze (default rate)": 1.01, "ecolyze --rate 50": 1.03}
 
 
 def calibrate(sh, seconds: float) -> int:
-    """Iterations of ``_eco_bench_spin`` that take about ``seconds`` here (median of three probes)."""
-    n = 200_000
+    """Iterations of ``_eco_bench_spin`` that take about ``seconds`` of CPU time (robust to a loaded machine)."""
+    n = 300_000
     probes = []
     for _ in range(3):
-        t, _, _ = timed_cell(sh, f"_ = _eco_bench_spin({n})")
-        probes.append(t / n)
+        _, cpu, _ = timed_cell(sh, f"_ = _eco_bench_spin({n})")
+        probes.append(cpu / n)
     return max(1000, int(seconds / median(probes)))
+
+
+class SamplerThreadCpu:
+    """Instrumentation: CPU seconds used by each sampler thread, read just before ``Sampler.stop`` joins it.
+
+    A per-thread CPU clock (``pthread_getcpuclockid``) is not inflated by other processes the way wall time is,
+    so it measures the sampler's own cost even on a loaded machine. Patched on the class here, undone after.
+    """
+
+    def __init__(self) -> None:
+        from eco_magic.sampler import Sampler
+
+        self.cls = Sampler
+        self.original = Sampler.stop
+        self.seconds: list[float] = []
+        self.available = hasattr(time, "pthread_getcpuclockid")
+
+    def __enter__(self) -> "SamplerThreadCpu":
+        original, seconds = self.original, self.seconds
+
+        def stop(sampler):
+            thread = getattr(sampler, "_thread", None)
+            if self.available and thread is not None and thread.is_alive() and thread.ident is not None:
+                try:
+                    seconds.append(time.clock_gettime(time.pthread_getcpuclockid(thread.ident)))
+                except OSError:
+                    pass
+            return original(sampler)
+
+        self.cls.stop = stop
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cls.stop = self.original
+
+    def take(self) -> float | None:
+        """CPU seconds of the last sampler thread, once (``None`` if none was recorded)."""
+        return self.seconds.pop() if self.seconds else None
 
 
 def run(quick: bool = False) -> Section:
     cell_s = 0.5 if quick else 2.0
-    reps = 3 if quick else 9
+    reps = 3 if quick else 11
     tmp = tempfile.mkdtemp(prefix="eco_bench_overhead_")
     sh = make_shell(tmp)
     wait_until_idle(sh)
@@ -55,15 +99,23 @@ def run(quick: bool = False) -> Section:
     wall: dict[str, list[float]] = {k: [] for k in VARIANTS}
     cpu: dict[str, list[float]] = {k: [] for k in VARIANTS}
     ratios: dict[str, list[float]] = {k: [] for k in VARIANTS if k != "plain"}
-    for _, order in rotations(list(VARIANTS), reps):
-        this: dict[str, float] = {}
-        for name in order:
-            w, c, cap = timed_cell(sh, VARIANTS[name].format(body=body))
-            this[name] = w
-            wall[name].append(w)
-            cpu[name].append(c)
-        for name in ratios:
-            ratios[name].append(this[name] / this["plain"])
+    cpu_ratios: dict[str, list[float]] = {k: [] for k in VARIANTS if k != "plain"}
+    thread_cpu: dict[str, list[float]] = {k: [] for k in TARGETS}
+    with SamplerThreadCpu() as probe:
+        for _, order in rotations(list(VARIANTS), reps):
+            this_wall: dict[str, float] = {}
+            this_cpu: dict[str, float] = {}
+            for name in order:
+                w, c, _ = timed_cell(sh, VARIANTS[name].format(body=body))
+                this_wall[name], this_cpu[name] = w, c
+                wall[name].append(w)
+                cpu[name].append(c)
+                used = probe.take()
+                if name in thread_cpu and used is not None:
+                    thread_cpu[name].append(used)
+            for name in ratios:
+                ratios[name].append(this_wall[name] / this_wall["plain"])
+                cpu_ratios[name].append(this_cpu[name] / this_cpu["plain"])
 
     led = eco_magics(sh).ledger
     samples = {r.label: r.n_samples for r in led}
@@ -72,34 +124,48 @@ def run(quick: bool = False) -> Section:
     section = Section(
         key="overhead",
         title="1. Overhead on a CPU-bound cell",
-        intro=(f"A pure-Python loop calibrated to {cell_s:g} s, run {reps}× per variant in rotating order in one "
-               "in-process IPython shell (after the idle baseline finished). Ratio = wall time with the magic / "
-               "without, per repetition; median and IQR of the ratios. The timed cell includes the sampler, the "
-               "result, the ledger write and the displayed text+HTML bundle."),
+        intro=(f"A pure-Python loop calibrated to {cell_s:g} s of CPU time, {reps} repetitions of 4 variants in "
+               "rotating order in one in-process IPython shell (after the idle baseline finished). Ratio = time "
+               "with the magic / without, within each repetition; median and IQR of the ratios. The A/A row "
+               "runs the plain cell twice: its spread is the noise floor of this machine. The timed cell "
+               "includes the sampler, the result, the ledger write and the displayed text+HTML bundle."),
     )
     rows = []
     for name in VARIANTS:
         q1, q3 = iqr(wall[name])
-        extra_cpu = median(cpu[name]) - median(cpu["plain"])
-        row = [name, f"{median(wall[name]):.3f} s (IQR {q1:.3f}–{q3:.3f})",
-               f"{median(cpu[name]):.3f} s", "—" if name == "plain" else ms(extra_cpu)]
+        row = [name, f"{median(wall[name]):.3f} s (IQR {q1:.3f}–{q3:.3f})", f"{median(cpu[name]):.3f} s"]
         if name in ratios:
             r1, r3 = iqr(ratios[name])
-            row.append(f"{median(ratios[name]):.4f} (IQR {r1:.4f}–{r3:.4f})")
+            c1, c3 = iqr(cpu_ratios[name])
+            row += [f"{median(ratios[name]):.4f} (IQR {r1:.4f}–{r3:.4f})",
+                    f"{median(cpu_ratios[name]):.4f} (IQR {c1:.4f}–{c3:.4f})",
+                    ms((median(cpu_ratios[name]) - 1.0) * median(cpu["plain"]))]
         else:
-            row.append("1")
+            row += ["1", "1", "—"]
+        row.append(ms(median(thread_cpu[name]), 2) if thread_cpu.get(name) else "—")
         rows.append(row)
     section.tables.append(Table("Wall and process CPU time per variant (process CPU includes the sampler thread)",
-                                ["variant", "wall time, median", "process CPU, median", "extra CPU vs plain",
-                                 "ratio with/without"], rows))
+                                ["variant", "wall time", "process CPU", "wall ratio", "CPU ratio",
+                                 "CPU added per cell", "sampler thread CPU per cell"], rows))
+    aa1, aa3 = iqr(ratios["plain again (A/A control)"])
+    noise = (aa3 - aa1) / 2.0
+    plain_s = median(wall["plain"])
     for name, limit in TARGETS.items():
         r = median(ratios[name])
         met = r <= limit
-        extra_s = (r - 1.0) * median(wall["plain"])
-        why = f"≈ {extra_s * 1e3:.0f} ms per {cell_s:g}-s cell"
+        sampler_s = median(thread_cpu[name]) if thread_cpu[name] else float("nan")
+        share = sampler_s / plain_s
+        why = (f"sampler thread: {sampler_s * 1e3:.1f} ms CPU per cell = {share * 100:.2f} % of the cell; "
+               f"A/A control {median(ratios['plain again (A/A control)']):.4f} (IQR {aa1:.4f}–{aa3:.4f})")
         if not met:
-            why += ("; the fixed per-cell cost (benchmark 2) and the sampler's reads share the 2 cores with the "
-                    "cell — see the extra CPU column")
+            if noise > (limit - 1.0):
+                why = (f"not resolvable here: two identical plain runs (A/A) spread ±{noise * 100:.1f} %, more than "
+                       f"the {(limit - 1) * 100:g} % budget (load average above the core count). The sampler's own "
+                       f"cost, from its thread's CPU clock, is {sampler_s * 1e3:.1f} ms per cell = "
+                       f"{share * 100:.2f} % (+ the ~4 ms fixed cost of benchmark 2); rerun on a quiet machine "
+                       "for a wall-time verdict")
+            else:
+                why = f"{why}: the cause is the sampler's reads and the fixed cost — see benchmark 2"
         section.targets.append(Target(f"{cell_s:g}-s CPU-bound cell, {name}", f"{r:.4f}", f"≤ {limit}", met, why))
     section.notes.append(f"Samples per measured cell (last of each label): {samples}.")
     if quick:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import os
 import random
 import sys
 import tempfile
@@ -21,8 +20,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from .common import (Section, Table, Target, bench_main, ensure_paths, fast_tmpdir, iqr, make_shell, med_iqr_ms,
-                     median, quantile)
+from .common import (Section, Table, Target, bench_main, ensure_paths, fast_tmpdir, make_shell, med_iqr_ms, median,
+                     quantile)
 
 MEMORY_TARGET_B = 2 * 2**20
 LEDGER_TARGET_S = 1.0

@@ -301,9 +301,10 @@ def validate(load, sensors, seconds: float, reps: int, idle_s: float) -> Section
                      f"{idle_s:g}-s idle pauses; reference polling at 50 Hz. " + note)
     runs = [energy_run(load, sensor, seconds, idle_s) for _ in range(max(1, reps // 2))]
     rows = []
-    for key, label in (("counter_j", "NVML total-energy counter (reference)"),
-                       ("instant_j", "∫ instant-power field, 50 Hz"), ("average_1s_j", "∫ 1-s average power field, 50 Hz"),
-                       ("usage_j", "∫ nvmlDeviceGetPowerUsage, 50 Hz"), ("eco_j", "eco_magic Sampler, default rate")):
+    methods = (("counter_j", "NVML total-energy counter (reference)"), ("instant_j", "∫ instant-power field, 50 Hz"),
+               ("average_1s_j", "∫ 1-s average power field, 50 Hz"), ("usage_j", "∫ nvmlDeviceGetPowerUsage, 50 Hz"),
+               ("eco_j", "eco_magic Sampler, default rate"))
+    for key, label in methods:
         vals = [r[key] for r in runs if r.get(key) is not None]
         if not vals:
             rows.append([label, "not available", "", ""])

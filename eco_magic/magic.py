@@ -13,7 +13,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, needs_local_scope
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Enum, Float, List, Unicode, observe
+from traitlets import Bool, Dict, Enum, Float, List, Unicode, observe
 
 from . import options as opt
 from .assemble import Settings, build_result
@@ -60,6 +60,11 @@ class EcoMagics(Magics):
                                "the notebook.").tag(config=True)
     persist = Bool(True, help="Persist the ledger on disk (False: this session's memory only).").tag(config=True)
     quiet = Bool(False, help="Show nothing after measured cells (results still go to the ledger).").tag(config=True)
+    dask = Enum(["off", "auto", "on"], "auto",
+                help="Measure Dask workers: 'auto' (whenever a distributed.Client is active), 'on' (always try, "
+                     "say when there is no client) or 'off'. --dask forces 'on' for one cell.").tag(config=True)
+    dask_hosts = Dict(default_value={}, help="Per-host region/PUE for Dask workers, by host name or IP: "
+                                             "{'node-17': {'region': 'FR', 'pue': 1.2}}.").tag(config=True)
     what_if_regions = List(Unicode(), default_value=[],
                            help="Extra regions for the what-if view (e.g. ['FR', 'PL']).").tag(config=True)
 
@@ -110,6 +115,8 @@ class EcoMagics(Magics):
     @argument("--rate", default=None, help="Fixed sampling rate in Hz (up to 100); default adaptive 5→2→1 Hz.")
     @argument("--water-model", default=None, choices=["paper", "li"], help="Water model: paper or li.")
     @argument("--project-daily", default=None, help="Project the cell to N runs per day for a year.")
+    @argument("--dask", action="store_true",
+              help="Also measure every worker of the active Dask distributed.Client (per-worker breakdown).")
     @argument("-o", "--return", dest="return_result", action="store_true",
               help="Return the EcoResult (like %%timeit -o).")
     @argument("--var", default=None, help="Store the EcoResult in this user variable.")
@@ -220,14 +227,19 @@ class EcoMagics(Magics):
     def _measure(self, code, args, settings: Settings, region, run: dict, namespace, is_cell: bool):
         body, last, suppress = self._compile(code)  # a SyntaxError is raised before anything is measured
         glob = self.shell.user_global_ns
+        cluster_run = None
         try:
             engine = self.engine
             engine.before_cell()
+            cluster_run = self._cluster_start("on" if args.dask else self.dask, run["rate_hz"])
             sampler = engine.sampler(run["rate_hz"])
             sampler.start()
         except Exception as exc:  # noqa: BLE001 - the cell comes first: run it unmeasured, say why in one line
             print(f"eco_magic could not measure this cell ({type(exc).__name__}: {exc}); it ran unmeasured.",
                   file=sys.stderr)
+            from . import cluster
+
+            cluster.stop_cell(cluster_run)
             exec(body, glob, namespace)
             value = eval(last, glob, namespace) if last is not None else None
             return None if suppress else value
@@ -246,10 +258,13 @@ class EcoMagics(Magics):
             status, error, pending = "error", f"{type(exc).__name__}: {exc}", exc
         finally:
             measurement = sampler.stop()
+            from . import cluster
+
+            cluster_measurement = cluster.stop_cell(cluster_run)
         model, model_note = self._model(code, run, namespace)  # after the cell: it may create the model
         try:
             result = self._finish(measurement, region, settings, status, error, model,
-                                  [model_note] if model_note else [])
+                                  [model_note] if model_note else [], cluster=cluster_measurement)
         except BaseException:
             card.cancel(handle)
             raise
@@ -322,10 +337,14 @@ class EcoMagics(Magics):
             return
         try:
             self.engine.before_cell()
+            self._auto["cluster"] = self._cluster_start(self.dask, self.rate_hz)
             sampler = self.engine.sampler(self.rate_hz)
             sampler.start()
             self._auto["sampler"] = sampler
         except Exception:  # noqa: BLE001 - auto mode never breaks a cell
+            from . import cluster
+
+            cluster.stop_cell(self._auto.pop("cluster", None))
             self._auto["sampler"] = None
 
     def _auto_post(self, result) -> None:
@@ -334,6 +353,9 @@ class EcoMagics(Magics):
         sampler, self._auto["sampler"] = self._auto["sampler"], None
         try:
             measurement = sampler.stop()
+            from . import cluster
+
+            cluster_measurement = cluster.stop_cell(self._auto.pop("cluster", None))
             err = result.error_in_exec or result.error_before_exec
             status = "ok" if err is None else "interrupted" if isinstance(err, KeyboardInterrupt) else "error"
             error = None if err is None else f"{type(err).__name__}: {err}"
@@ -342,7 +364,8 @@ class EcoMagics(Magics):
                                 carbon_intensity_g_per_kwh=self.carbon_intensity,
                                 ci_origin="%config EcoMagics.carbon_intensity", water_model=self.water_model,
                                 gpu_temp_max_c=self.gpu_temp_max_c, cpu_temp_max_c=self.cpu_temp_max_c)
-            res = self._finish(measurement, self._region(None), settings, status, error, None)
+            res = self._finish(measurement, self._region(None), settings, status, error, None,
+                               cluster=cluster_measurement)
             if not self.quiet:
                 card.present(res, None, what_if_regions=self.what_if_regions)
         except Exception as exc:  # noqa: BLE001
@@ -357,14 +380,20 @@ class EcoMagics(Magics):
     def _present(self, result, handle, run: dict) -> None:
         card.present(result, handle, project_daily=run["project_daily"], what_if_regions=self.what_if_regions)
 
-    def _finish(self, measurement, region, settings, status, error, model, extra_notes=()):
+    def _cluster_start(self, mode, rate_hz):
+        from . import cluster
+
+        return cluster.start_cell(mode, scope=self.scope, rate_hz=rate_hz, cpu_tdp_w=self.cpu_tdp_w,
+                                  hosts=self.dask_hosts)
+
+    def _finish(self, measurement, region, settings, status, error, model, extra_notes=(), cluster=None):
         notes = list(extra_notes)
         if not self._hints_shown:
             notes.extend(str(n) for n in self.engine.discovery().notes if n.hint)
             self._hints_shown = True
         idle = self.engine.idle_power_w()
         result = build_result(measurement, region, settings, status=status, error=error, model=model,
-                              idle_power_w=idle, notes=notes)
+                              idle_power_w=idle, notes=notes, cluster=cluster)
         led = self.ledger
         led.append(result)
         if led.note:

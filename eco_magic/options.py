@@ -14,7 +14,7 @@ _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 #: Flags of ``%ecolyze`` that take a value (both spellings), for splitting the line magic.
 VALUE_FLAGS = {"-l", "--label", "-r", "--region", "--pue", "--ci", "-p", "--params", "--precision", "-n", "--items",
                "--rate", "--water-model", "--var", "-m", "--model", "--project-daily"}
-SWITCH_FLAGS = {"-o", "-q", "--quiet", "--return"}
+SWITCH_FLAGS = {"-o", "-q", "--quiet", "--return", "--dask"}
 
 
 def _number(text: str, what: str) -> float:

@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 STATUSES = ("ok", "error", "interrupted")
+
+
+@functools.lru_cache(maxsize=None)
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 @dataclass(frozen=True)
@@ -35,9 +41,13 @@ class DeviceReading:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        """Plain JSON-able dict (a flat copy: every field is a scalar or a tuple of strings)."""
+        d = {name: getattr(self, name) for name in _field_names(type(self))}
         d["throttle_events"] = list(self.throttle_events)
         d["notes"] = list(self.notes)
+        for k, v in d.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                d[k] = None
         return d
 
 
@@ -185,19 +195,19 @@ class EcoResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (the trace is left out; NaN/inf never appear)."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name == "trace":
+        for name in _field_names(type(self)):
+            if name == "trace":
                 continue
-            v = getattr(self, f.name)
-            if f.name in ("devices", "workers"):
+            v = getattr(self, name)
+            if name in ("devices", "workers"):
                 v = [d.to_dict() for d in v]
-            elif f.name == "precision_mix":
+            elif name == "precision_mix":
                 v = dict(v)
             elif isinstance(v, tuple):
                 v = list(v)
             elif isinstance(v, float) and not math.isfinite(v):
                 v = None
-            out[f.name] = v
+            out[name] = v
         return out
 
     # --- representations ----------------------------------------------------------------------------------------

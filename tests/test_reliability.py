@@ -380,7 +380,7 @@ def test_unload_while_the_idle_baseline_runs_stops_it(shell, tmp_path):
 
 
 def stale_instances(shell) -> list:
-    return [c for c in shell.configurables if type(c).__module__.startswith("eco_magic")]
+    return [c for c in shell.configurables if type(c).__name__ == "EcoMagics"]
 
 
 @pytest.mark.xfail(strict=True, reason="bug: unload leaves the EcoMagics instance in shell.configurables, so a "

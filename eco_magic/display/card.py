@@ -34,6 +34,7 @@ class LiveHandle:
     display_id: str
     widget: Any
     updater: Any
+    root: Any = None  # the displayed VBox: it *becomes* the card (same model), so no displayed view is closed
 
     def stop(self) -> None:
         """Stop and join the refresh thread (idempotent)."""
@@ -81,13 +82,17 @@ def begin(label: str, sampler: Any, channels: Sequence[Any], *,
 
         from .widget import LiveUpdater, build_live
 
+        import ipywidgets as W
+
         live = build_live(label, sampler.live(), channels)
-        view = live._repr_mimebundle_()[WIDGET_MIME]
+        root = W.VBox([live])
+        root.add_class("eco-live-root")
+        view = root._repr_mimebundle_()[WIDGET_MIME]
         title = f"measuring {label}…" if label else "measuring…"
         shown = display({WIDGET_MIME: view, "text/plain": f"ecolyze: {title}"}, raw=True, display_id=True)
         updater = LiveUpdater(sampler, live, label, channels, interval_s=interval_s)
         updater.start()
-        return LiveHandle(shown.display_id, live, updater)
+        return LiveHandle(shown.display_id, live, updater, root)
     except Exception:  # noqa: BLE001 - the readout must never break the cell
         if updater is not None:
             updater.stop()
@@ -117,7 +122,7 @@ def _png(result: Any) -> bytes | None:
 
 
 def bundle(result: Any, *, project_daily: float | None = None, what_if_regions: Sequence[str] = (),
-           widget: bool = False, plot: bool = True) -> dict[str, Any]:
+           widget: bool = False, plot: bool = True, root: Any = None) -> dict[str, Any]:
     """The result's output bundle: ``text/plain`` + ``text/html`` (+ the widget view when ``widget``).
 
     ``plot`` allows drawing the power trace (it is drawn only when the cell is long enough to have one). The
@@ -135,8 +140,21 @@ def bundle(result: Any, *, project_daily: float | None = None, what_if_regions: 
         try:
             from .widget import build_card
 
-            root = build_card(result, png, html=render_html(result, **extra))
-            data[WIDGET_MIME] = root._repr_mimebundle_()[WIDGET_MIME]
+            card = build_card(result, png, html=render_html(result, **extra))
+            if root is not None:
+                # JupyterLab hides an output whose model is closed, even after update_display gave it another
+                # model: so the displayed live root takes the card's children and classes instead
+                old = list(root.children)
+                root.children = tuple(card.children)
+                root.remove_class("eco-live-root")
+                root.add_class("eco-card-root")
+                card.close()  # the unused container only, never displayed; its children live on in root
+                from .widget import close_quietly
+
+                for child in old:
+                    close_quietly(child)
+                card = root
+            data[WIDGET_MIME] = card._repr_mimebundle_()[WIDGET_MIME]
         except Exception:  # noqa: BLE001 - the static card still carries everything
             pass
     return data
@@ -151,7 +169,7 @@ def present(result: Any, handle: LiveHandle | None = None, *, project_daily: flo
         return
     kernel = in_kernel()
     data = bundle(result, project_daily=project_daily, what_if_regions=what_if_regions, widget=kernel,
-                  plot=kernel)
+                  plot=kernel, root=getattr(handle, "root", None))
     _publish(data, handle)
 
 
@@ -159,13 +177,8 @@ def _publish(data: dict[str, Any], handle: LiveHandle | None) -> None:
     from IPython.display import display, update_display
 
     if handle is not None:
-        try:
-            update_display(data, raw=True, display_id=handle.display_id)
-            return
-        finally:
-            from .widget import close_quietly
-
-            close_quietly(handle.widget)
+        update_display(data, raw=True, display_id=handle.display_id)
+        return
     display(data, raw=True)
 
 

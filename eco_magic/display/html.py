@@ -209,7 +209,10 @@ def render_html(result: "EcoResult", plot_png_b64: str | None = None, *, png: by
     project_daily       runs per day for the annual projection (left out when ``None``)
     unknown_regions     what-if regions the user configured that no table knows (named, not hidden)
     """
+    from .workers import workers_html
+
     r = result
     return (f'<div class="eco-card" style="{_CARD}">{_head(r)}<div>{_tiles(r)}</div>{_devices(r)}'
+            f'{workers_html(r)}'
             f'{_details(r)}{_what_if(r, what_if or (), unknown_regions)}{_projection(r, project_daily)}'
             f'{plot_img(png, plot_png_b64)}{_footer(r)}</div>')

@@ -94,6 +94,11 @@ def render_text(result: "EcoResult", *, what_if: Sequence["WhatIfRow"] | None = 
     lines.append(f"  energy    {energy}")
     for d in result.devices:
         lines.append(f"    {device_line(d)}")
+    from .workers import workers_text
+
+    section = workers_text(result)
+    if section:
+        lines.append(section)
     lines.append(f"  CO₂e      {fmt.mass_g(result.co2_g)} = energy × {carbon_phrase(result)} × PUE {result.pue:g} "
                  f"({result.pue_source})")
     lines.append(f"  water     {fmt.volume_l(result.water_l)} (on-site {fmt.volume_l(result.water_onsite_l)}, "
