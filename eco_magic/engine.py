@@ -77,8 +77,9 @@ class Engine:
         """Measure the idle baseline in the foreground (``%ecolyze_idle``); replaces any earlier baseline."""
         from .sampler import IdleBaseline
 
-        if self._warmup is not None and self._warmup.is_alive():
-            self._warmup.join()
+        for t in threading.enumerate():  # the warm-ups (discovery, matplotlib import) would count as "idle"
+            if t.name in ("eco_magic-warmup", "eco_magic-plotwarm") and t is not threading.current_thread():
+                t.join()
         self.cancel_idle_baseline()
         idle = IdleBaseline(self.sensors, duration_s=duration_s)
         idle.start()
@@ -102,6 +103,12 @@ class Engine:
         if self._warmup is not None and self._warmup.is_alive():
             self._warmup.join()  # discovery, then it only *starts* the idle thread: short
         self.idle_power_w()  # harvest a finished baseline before it could be cancelled
+        if self._idle is not None and self._idle.running:
+            self.cancel_idle_baseline()
+
+    def pause_for_cell(self) -> None:
+        """Any cell is about to run (measured or not): an idle measurement in flight would see its load."""
+        self.idle_power_w()
         if self._idle is not None and self._idle.running:
             self.cancel_idle_baseline()
 

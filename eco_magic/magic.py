@@ -93,9 +93,32 @@ class EcoMagics(Magics):
 
     @observe("scope", "cpu_tdp_w")
     def _engine_changed(self, change) -> None:
+        if "engine" not in self.__dict__:
+            return
         self.engine.close()
         self.engine = Engine(scope=self.scope, cpu_tdp_w=self.cpu_tdp_w, idle_duration_s=self.idle_baseline_s)
         self.engine.warm_up()
+
+    @observe("idle_baseline_s")
+    def _idle_changed(self, change) -> None:
+        if "engine" not in self.__dict__:  # config applied during __init__: the engine reads it when created
+            return
+        self.engine.idle_duration_s = max(0.0, float(change["new"] or 0.0))
+        if self.engine.idle_duration_s == 0:
+            self.engine.cancel_idle_baseline()
+
+    # every cell, measured or not: keep the idle baseline off busy periods
+    def _pre_any_cell(self, info=None) -> None:
+        try:
+            self.engine.pause_for_cell()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _post_any_cell(self, result=None) -> None:
+        try:
+            self.engine.after_cell()
+        except Exception:  # noqa: BLE001
+            pass
 
     @property
     def ledger(self) -> Ledger:
@@ -132,7 +155,7 @@ class EcoMagics(Magics):
         exactly as without the magic: its output, its value as ``Out[n]``, its exceptions.
         """
         if cell is None:
-            option_text, code = opt.split_line(line)
+            option_text, code = _check(opt.split_line, line)
             if not code:
                 raise UsageError("%ecolyze needs a statement to measure, e.g. %ecolyze model(x); "
                                  "use %%ecolyze for a whole cell")
@@ -146,7 +169,11 @@ class EcoMagics(Magics):
 
     def _parse(self, option_text: str):
         try:
-            return parse_argstring(self.ecolyze, option_text)
+            args = parse_argstring(self.ecolyze, option_text)
+            for name in ("label", "region", "model", "var", "precision", "params", "pue", "ci", "items", "rate",
+                         "project_daily"):
+                setattr(args, name, opt.unquote(getattr(args, name)))
+            return args
         except UsageError:
             raise
         except (ValueError, SystemExit) as exc:  # shlex errors (unbalanced quotes) and argparse exits
@@ -378,7 +405,11 @@ class EcoMagics(Magics):
             return None
 
     def _present(self, result, handle, run: dict) -> None:
-        card.present(result, handle, project_daily=run["project_daily"], what_if_regions=self.what_if_regions)
+        try:
+            card.present(result, handle, project_daily=run["project_daily"], what_if_regions=self.what_if_regions)
+        except Exception as exc:  # noqa: BLE001 - the display must never break the cell: fall back to one line
+            card.cancel(handle)
+            print(f"{result}  [card could not be drawn: {type(exc).__name__}: {exc}]")
 
     def _cluster_start(self, mode, rate_hz):
         from . import cluster
@@ -399,7 +430,6 @@ class EcoMagics(Magics):
         if led.note:
             result = _with_note(result, led.note)
             led.note = None
-        self.engine.after_cell()
         return result
 
 
@@ -421,6 +451,8 @@ def load(ipython) -> None:
     magics = EcoMagics(shell=ipython)
     ipython.register_magics(magics)
     ledger_magics.register(ipython)
+    ipython.events.register("pre_run_cell", magics._pre_any_cell)
+    ipython.events.register("post_run_cell", magics._post_any_cell)
     _LOADED[key] = magics
     magics.engine.warm_up()
     if getattr(ipython, "kernel", None) is not None:  # a notebook: pre-import matplotlib for the first plot
@@ -436,6 +468,11 @@ def unload(ipython) -> None:
     from . import ledger_magics
 
     magics._auto_off()
+    for name, fn in (("pre_run_cell", magics._pre_any_cell), ("post_run_cell", magics._post_any_cell)):
+        try:
+            ipython.events.unregister(name, fn)
+        except ValueError:
+            pass
     magics.engine.close()
     ledger_magics.unregister(ipython)
     mm = ipython.magics_manager

@@ -136,8 +136,14 @@ def _build(counts: Mapping[str, int], source: str, variable: str | None) -> Mode
     if total <= 0:
         return None
     weighted = sum(n * QF[p] for p, n in mix.items())
-    top, top_n = next(iter(mix.items()))
-    precision = top if top_n >= DOMINANT_SHARE * total else "mixed"
+    # precisions of one width (int8 and uint8/quint8, fp16 and bf16) count together for the label: a model that
+    # is 8-bit throughout is "int8", not "mixed"; the label is the largest member of the dominant width
+    by_width: dict[float, int] = {}
+    for p, n in mix.items():
+        by_width[QF[p]] = by_width.get(QF[p], 0) + n
+    width, width_n = max(by_width.items(), key=lambda kv: kv[1])
+    top = next(p for p in mix if QF[p] == width)
+    precision = top if width_n >= DOMINANT_SHARE * total else "mixed"
     return ModelInfo(n_params=total, precision_mix=mix, effective_params_m=weighted / 1e6, precision=precision,
                      qf=weighted / total, source=source, variable=variable)
 

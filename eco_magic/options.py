@@ -5,6 +5,7 @@ Every validator raises ``ValueError`` with a sentence a person understands; the 
 """
 from __future__ import annotations
 
+import keyword
 import math
 import re
 
@@ -84,10 +85,30 @@ def project_daily(text: str) -> float:
     return positive_float("--project-daily (runs per day)", text, upper=1e12)
 
 
+#: Names a result must never overwrite: IPython's own and those the notebook needs to keep working.
+PROTECTED_NAMES = frozenset({"get_ipython", "exit", "quit", "In", "Out", "display", "_ih", "_oh", "_dh", "_i", "_ii",
+                             "_iii", "_", "__", "___"})
+
+
 def identifier(what: str, text: str) -> str:
-    if not str(text).isidentifier():
+    """A variable name the result may be stored under: an identifier, not a keyword, dunder or IPython name."""
+    name = str(text)
+    if not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"{what} must be a Python variable name, got {text!r}")
-    return str(text)
+    if (name.startswith("__") and name.endswith("__")) or name in PROTECTED_NAMES:
+        raise ValueError(f"{what} {name!r} would overwrite a name the notebook needs; choose another name")
+    return name
+
+
+def unquote(text: str | None) -> str | None:
+    """``'fp16 run'`` → ``fp16 run``: IPython splits magic options without removing quotes."""
+    if text is not None and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+class UnknownOption(ValueError):
+    """A flag-like token in ``%ecolyze`` that is not an option (it would otherwise be run as code)."""
 
 
 _TOKEN = r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+|\S+"""
@@ -125,4 +146,7 @@ def split_line(line: str) -> tuple[str, str]:
                 return line.strip(), ""
             pos += len(q.group(0))
             continue
+        if re.fullmatch(r"--?[A-Za-z][\w-]*", flag):
+            raise UnknownOption(f"unknown option {flag!r} in %ecolyze; options come before the statement "
+                                "(%ecolyze? lists them; write %ecolyze -- STATEMENT for code starting with '-')")
         return line[:pos].strip(), line[pos:].strip()

@@ -222,7 +222,9 @@ class EcoResult:
         p.text(render_text(self))
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
-        from .display.html import render_html
-        from .display.text import render_text
+        """``text/plain`` + ``text/html``: the same card the magic shows (what-if included, no plot)."""
+        from .display.card import bundle
+
+        return bundle(self, plot=False)
 
         return {"text/plain": render_text(self), "text/html": render_html(self)}

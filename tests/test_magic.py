@@ -230,3 +230,26 @@ def test_background_idle_baseline_is_harvested(shell, tmp_path):
     finally:
         shell.run_line_magic("unload_ext", "eco_magic")
         shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 0")
+
+
+def test_idle_baseline_pauses_while_any_cell_runs(shell, tmp_path):
+    shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 30")
+    shell.run_line_magic("config", f"EcoMagics.ledger_path = {str(tmp_path / 'l.sqlite')!r}")
+    shell.run_line_magic("load_ext", "eco_magic")
+    try:
+        from eco_magic import magic
+
+        engine = magic._LOADED[id(shell)].engine
+        engine._warmup.join(5)
+        assert engine._idle is not None and engine._idle.running
+        seen = {}
+        shell.user_ns["probe"] = lambda: seen.setdefault("idle_running", engine._idle is not None
+                                                         and engine._idle.running)
+        shell.run_cell("probe()")                      # an unmeasured cell: the baseline must not see its load
+        assert seen["idle_running"] is False
+        assert engine._idle is not None and engine._idle.running   # restarted after the cell
+        shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 0")
+        assert engine._idle is None or not engine._idle.running
+    finally:
+        shell.run_line_magic("unload_ext", "eco_magic")
+        shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 0")

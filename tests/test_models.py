@@ -399,3 +399,12 @@ def test_import_pulls_in_no_ml_library():
             "print(sorted(k for k in ('torch', 'sklearn', 'onnx', 'transformers', 'numpy') if k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_same_width_precisions_share_the_label():
+    from eco_magic.models import _build
+
+    info = _build({"int8": 600, "uint8": 400}, "test", None)
+    assert info.precision == "int8" and info.qf == 0.25
+    assert _build({"int8": 500, "fp32": 500}, "test", None).precision == "mixed"
+    assert _build({"bf16": 990, "fp16": 10}, "test", None).precision == "bf16"

@@ -46,3 +46,25 @@ def test_validators_accept():
 ])
 def test_split_line(line, options, statement):
     assert opt.split_line(line) == (options, statement)
+
+
+@pytest.mark.parametrize("line", ["--bogus pass", "--lable fast sum([1])", "-z f()"])
+def test_unknown_flags_are_refused_not_run(line):
+    with pytest.raises(opt.UnknownOption, match="unknown option"):
+        opt.split_line(line)
+
+
+def test_statement_may_start_with_a_minus_after_double_dash():
+    assert opt.split_line("-- -x + 1") == ("", "-x + 1")
+
+
+@pytest.mark.parametrize("name", ["get_ipython", "__builtins__", "for", "In", "exit"])
+def test_var_refuses_names_the_notebook_needs(name):
+    with pytest.raises(ValueError):
+        opt.identifier("--var", name)
+
+
+def test_unquote():
+    assert opt.unquote("'fp16 run'") == "fp16 run"
+    assert opt.unquote('"it\'s"') == "it's"
+    assert opt.unquote("plain") == "plain" and opt.unquote(None) is None and opt.unquote("'") == "'"

@@ -60,7 +60,7 @@ def method_chip(method: str) -> str:
 
 def _head(r: "EcoResult") -> str:
     where = r.region_name or r.region
-    return (f'<div style="font-weight:600;font-size:14px">🌱 ecolyze'
+    return (f'<div style="font-weight:600;font-size:14px"><span style="display:inline-block;width:9px;height:9px;border-radius:50%;background:#2e7d32;margin-right:6px"></span>ecolyze'
             f'{" · " + escape(r.label) if r.label else ""}'
             f'{_badge(r.status, STATUS_COLOUR.get(r.status, "#555"))}'
             f'<span style="{_SMALL};margin-left:8px;font-weight:normal">{escape(fmt.duration(r.duration_s))}'

@@ -73,7 +73,7 @@ def live_html(label: str, status: "LiveStatus", channels: Sequence[Any] = ()) ->
     table = (f"<table style='border-collapse:collapse;margin-top:2px'>{head}{''.join(rows)}{total}</table>"
              if rows else f"<div style='{_SMALL}'>no device channel to read</div>")
     title = f" · {escape(label)}" if label else ""
-    return (f'<div class="eco-live" style="{_LIVE}"><div><b>🌱 ecolyze{title}</b> '
+    return (f'<div class="eco-live" style="{_LIVE}"><div><b><span style="display:inline-block;width:9px;height:9px;border-radius:50%;background:#2e7d32;margin-right:6px"></span>ecolyze{title}</b> '
             f'<span style="{_SMALL}">measuring · {escape(fmt.duration(status.elapsed_s))}</span></div>'
             f"{table}</div>")
 
