@@ -128,6 +128,7 @@ class Engine:
         self.cancel_idle_baseline()
         if self._warmup is not None:
             self._warmup.join(timeout=5.0)
+            self.cancel_idle_baseline()  # the warm-up may have started one just before it saw _closed
         if self._discovery is not None:
             for s in self._discovery.sensors:
                 try:

@@ -154,6 +154,7 @@ class EcoMagics(Magics):
         and ESS with units and provenance, and the result is appended to ``eco_magic.ledger()``. The code runs
         exactly as without the magic: its output, its value as ``Out[n]``, its exceptions.
         """
+        __tracebackhide__ = True  # noqa: F841 - IPython leaves this frame out of the cell's traceback
         if cell is None:
             option_text, code = _check(opt.split_line, line)
             if not code:
@@ -197,7 +198,8 @@ class EcoMagics(Magics):
             "precision": self._precision(args.precision),
             "model": _check(opt.identifier, "--model", args.model) if args.model is not None else None,
             "var": _check(opt.identifier, "--var", args.var) if args.var is not None else None,
-            "project_daily": _check(opt.project_daily, args.project_daily) if args.project_daily else None,
+            "project_daily": (_check(opt.project_daily, args.project_daily)
+                              if args.project_daily is not None else None),
         }
         return settings, run
 
@@ -212,6 +214,8 @@ class EcoMagics(Magics):
     def _region(self, explicit: str | None):
         from . import regions
 
+        if explicit is not None and not explicit.strip():
+            raise UsageError('--region needs a value, e.g. --region FR, --region US-CA or --region aws:us-east-1')
         try:
             return regions.resolve(explicit=explicit, configured=self.region)
         except regions.UnknownRegionError as exc:
@@ -242,7 +246,8 @@ class EcoMagics(Magics):
         """Compile like ``%%time``: all statements, then the last expression separately (it becomes Out[n])."""
         shell = self.shell
         source = shell.transform_cell(code)
-        filename = shell.compile.cache(source)
+        running = getattr(shell.displayhook, "exec_result", None)  # the cell being run: tracebacks say In[n]
+        filename = shell.compile.cache(source, getattr(running, "execution_count", None) or shell.execution_count)
         tree = shell.transform_ast(shell.compile.ast_parse(source, filename=filename))
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
@@ -252,6 +257,7 @@ class EcoMagics(Magics):
         return body, last, quiet
 
     def _measure(self, code, args, settings: Settings, region, run: dict, namespace, is_cell: bool):
+        __tracebackhide__ = True  # noqa: F841 - IPython leaves this frame out of the cell's traceback
         body, last, suppress = self._compile(code)  # a SyntaxError is raised before anything is measured
         glob = self.shell.user_global_ns
         cluster_run = None
@@ -284,21 +290,34 @@ class EcoMagics(Magics):
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised unchanged
             status, error, pending = "error", f"{type(exc).__name__}: {exc}", exc
         finally:
-            measurement = sampler.stop()
             from . import cluster
 
+            try:
+                measurement = sampler.stop()
+            except KeyboardInterrupt as exc:  # Ctrl-C while stop() waited for CUDA: the sampler has finished
+                measurement = sampler.measurement
+                if measurement is None:
+                    cluster.stop_cell(cluster_run)
+                    raise
+                if pending is None:
+                    status, error, pending = "interrupted", "KeyboardInterrupt", exc
             cluster_measurement = cluster.stop_cell(cluster_run)
         model, model_note = self._model(code, run, namespace)  # after the cell: it may create the model
         try:
             result = self._finish(measurement, region, settings, status, error, model,
                                   [model_note] if model_note else [], cluster=cluster_measurement)
+        except Exception as exc:  # noqa: BLE001 - a bug in eco_magic must not change the cell's outcome
+            card.cancel(handle)
+            print(f"eco_magic could not record this cell ({type(exc).__name__}: {exc}); the cell itself ran "
+                  "as usual.", file=sys.stderr)
+            result = None
         except BaseException:
             card.cancel(handle)
             raise
-        if run["var"]:
+        if result is not None and run["var"]:
             self.shell.user_ns[run["var"]] = result
         # a cell magic with -o returns the result as Out[n], which displays it: show it once, not twice
-        if not quiet and not (args.return_result and is_cell):
+        if result is not None and not quiet and not (args.return_result and is_cell):
             self._present(result, handle, run)
         else:
             card.cancel(handle)
@@ -474,6 +493,10 @@ def unload(ipython) -> None:
         except ValueError:
             pass
     magics.engine.close()
+    try:  # else %config EcoMagics.… still reaches (and restarts) the unloaded instance
+        ipython.configurables.remove(magics)
+    except (AttributeError, ValueError):
+        pass
     ledger_magics.unregister(ipython)
     mm = ipython.magics_manager
     for kind in ("line", "cell"):

@@ -15,7 +15,7 @@ def _field_names(cls) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeviceReading:
     """Energy and thermal facts for one device channel over the cell.
 
@@ -51,7 +51,7 @@ class DeviceReading:
         return d
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkerReading:
     """One Dask worker over a cell measured with ``%%ecolyze --dask`` (see :mod:`eco_magic.cluster`).
 
@@ -105,7 +105,7 @@ class WorkerReading:
         return d
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EcoResult:
     """The outcome of ``%%ecolyze``: energy, CO₂, water, thermal state and ESS, with provenance.
 

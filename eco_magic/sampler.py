@@ -669,9 +669,14 @@ class Sampler:
                     who = f" (in {run.sensors[hung].info.key}.read)" if hung is not None else ""
                     notes.append(f"sampler thread did not stop within {timeout:.1f} s{who}; it was abandoned "
                                  "as a daemon and its later readings are discarded")
+            interrupted: KeyboardInterrupt | None = None
             if self._sync is not None:
                 try:
                     framework = self._sync()
+                except KeyboardInterrupt as exc:  # Ctrl-C while waiting for the GPU: finish without it
+                    interrupted = exc
+                    notes.append("interrupted while waiting for CUDA to finish; work still queued on the GPU may "
+                                 "be missing from its energy")
                 except Exception as exc:  # noqa: BLE001
                     notes.append(f"CUDA synchronisation before the final read failed ({_message(exc)}); "
                                  "work still queued on the GPU may be missing from its energy")
@@ -681,6 +686,8 @@ class Sampler:
             t_end = self._clock()
             run.tick(t_end, skip=hung)
             self._result = run.measurement(t_end, self.rate, notes, self._started_at)
+            if interrupted is not None:
+                raise interrupted  # the measurement is complete; the caller sees the interruption
             return self._result
 
     def live(self) -> LiveStatus:

@@ -100,6 +100,7 @@ class Ledger:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA cache_size=-256")  # 256 KiB: appends need no big page cache
                 conn.execute("PRAGMA busy_timeout=30000")
                 conn.executescript(_SCHEMA)
                 conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",

@@ -105,10 +105,6 @@ class Kernel:
                 return msg["content"]
         raise TimeoutError(f"no reply to {msg_id} within {timeout} s")
 
-    @property
-    def pid(self) -> int:
-        return self.km.provisioner.pid
-
     def kill(self) -> None:
         """SIGKILL the kernel's process group, as the OOM killer or ``kill -9`` would."""
         import signal

@@ -235,7 +235,8 @@ def test_interrupted_kernel_records_the_cell_and_stops_the_sampler(tmp_path):
                  and "ecolyze: stopped" in m["content"]["data"].get("text/plain", "")]
         assert cards, "the partial result is shown"
         reply, msgs = k.run("import threading, eco_magic\n"
-                            "print([t.name for t in threading.enumerate() if t.name in ('eco_magic-sampler', 'eco_magic-live')])\n"
+                            "print([t.name for t in threading.enumerate()\n"
+                            "       if t.name in ('eco_magic-sampler', 'eco_magic-live')])\n"
                             "print([(r.label, r.status, r.error) for r in eco_magic.ledger()])")
         text = "".join(m["content"].get("text", "") for m in msgs if m["msg_type"] == "stream")
         assert text.splitlines()[0] == "[]", text                                 # no sampler left running
