@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 REQUIREMENTS = BINDER / "requirements.txt"
 #: The notebooks Binder serves (the README badge opens the first); tests/test_notebooks.py runs these.
-NOTEBOOKS = [ROOT / "notebooks" / name for name in ("quickstart.ipynb", "quantization.ipynb", "classroom.ipynb")]
+NOTEBOOKS = [ROOT / "notebooks" / name for name in ("quickstart.ipynb", "quantization.ipynb", "classroom.ipynb",
+                                                      "dask_cluster.ipynb")]
 
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 

