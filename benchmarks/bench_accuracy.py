@@ -19,7 +19,7 @@ import math
 import random
 from typing import Sequence
 
-from .common import Section, Table, Target, bench_main, fast_tmpdir, mean_sd, quantile
+from .common import Section, Table, Target, bench_main, fast_tmpdir, mean_sd, quantile, reps
 from .truth import Rig, SimClock, Telegraph, UpdateGrid, cpu_profile, make_profile, simulate
 
 PROFILES = ("steady", "bursty", "ramp")
@@ -37,17 +37,9 @@ COLUMNS = ("NVML counter", PROPOSAL, "RAPL counter", "instant 1 Hz", "instant 2 
 
 
 def trials_for(duration_s: float, quick: bool) -> int:
-    if quick:
-        return 3 if duration_s <= 10 else 2
-    if duration_s <= 0.1:
-        return 40
-    if duration_s <= 3.0:
-        return 60
-    if duration_s <= 10.0:
-        return 40
-    if duration_s <= 30.0:
-        return 20
-    return 10
+    full = 40 if duration_s <= 0.1 else 60 if duration_s <= 3.0 else 40 if duration_s <= 10.0 else \
+        20 if duration_s <= 30.0 else 10
+    return reps(full, 3 if duration_s <= 10 else 2, quick)
 
 
 def _rate_name(rate: float | None) -> str:
@@ -135,7 +127,7 @@ def sampling_sensitivity(quick: bool, rng: random.Random, powercap_dir: str) -> 
     and a first sample that lands on the burst (what a free-running sampler started with the work can see).
     """
     durations = (1.0, 3.0, 10.0, 30.0)
-    n = 30 if quick else 300
+    n = reps(300, 30, quick)
     rows, stats = [], {}
     for sees_burst in (False, True):
         for d in durations:

@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from .common import (Section, Table, Target, bench_env, bench_main, eco_magics, make_shell, med_iqr_ms, median,
-                     rotations, run_json_script, timed_cell, wait_until_idle)
+                     reps, rotations, run_json_script, timed_cell, wait_until_idle)
 
 CELL = "x = 1"
 TARGET_S = 0.030
@@ -149,8 +149,8 @@ def _parts(sh, reps: int) -> list[list[str]]:
 
 
 def run(quick: bool = False) -> Section:
-    reps = 20 if quick else 150
-    fresh = 2 if quick else 5
+    n_reps = reps(150, 20, quick)
+    fresh = reps(5, 2, quick)
     tmp = tempfile.mkdtemp(prefix="eco_bench_fixed_")
     sh = make_shell(tmp)
     wait_until_idle(sh)
@@ -174,7 +174,7 @@ def run(quick: bool = False) -> Section:
         run_variant(name)
     walls: dict[str, list[float]] = {k: [] for k in variants}
     diffs: dict[str, list[float]] = {k: [] for k in variants if k != "plain"}
-    for _, order in rotations(list(variants), reps):
+    for _, order in rotations(list(variants), n_reps):
         this = {name: run_variant(name) for name in order}
         for name in order:
             walls[name].append(this[name])
@@ -186,7 +186,7 @@ def run(quick: bool = False) -> Section:
     jup_walls, jup_diffs, jup_keys = [], [], set()
     try:
         timed_cell(sh, f"%%ecolyze\n{CELL}")  # first one imports ipywidgets
-        for r in range(max(10, reps // 3)):
+        for r in range(max(10, n_reps // 3)):
             order = ["plain", "eco"] if r % 2 == 0 else ["eco", "plain"]
             this = {}
             for name in order:
@@ -199,7 +199,7 @@ def run(quick: bool = False) -> Section:
     finally:
         del sh.kernel
 
-    parts = _parts(sh, 10 if quick else 60)
+    parts = _parts(sh, reps(60, 10, quick))
     sh.run_line_magic("unload_ext", "eco_magic")
 
     # first calls, fresh interpreters
@@ -220,7 +220,7 @@ def run(quick: bool = False) -> Section:
         key="fixed_cost",
         title="2. Fixed cost of %%ecolyze on a trivial cell (vs CodeCarbon)",
         intro=("Trivial cell `x = 1` in a real in-process IPython shell. Fixed cost = wall(with) − wall(plain) per "
-               f"repetition, {reps} interleaved repetitions, median and IQR. The result is built, appended to the "
+               f"repetition, {n_reps} interleaved repetitions, median and IQR. The result is built, appended to the "
                "persistent ledger and displayed as one text/plain + text/html bundle. CodeCarbon: "
                "`OfflineEmissionsTracker(country_iso_code='FRA', save_to_file=False, log_level='critical')` "
                "constructed, started and stopped around the same cell, interleaved with the others."),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import tempfile
 
-from .common import Section, Table, Target, bench_env, bench_main, med_iqr_ms, median, rotations, run_json_script
+from .common import (Section, Table, Target, bench_env, bench_main, med_iqr_ms, median, reps, rotations,
+                     run_json_script)
 
 HEAVY = ("IPython", "ipywidgets", "matplotlib", "pandas", "numpy", "pynvml", "torch", "sqlite3", "psutil")
 
@@ -63,7 +64,7 @@ CC = "from codecarbon import OfflineEmissionsTracker"
 
 
 def run(quick: bool = False) -> Section:
-    reps = 3 if quick else 12
+    n_reps = reps(12, 3, quick)
     env = bench_env(tempfile.mkdtemp(prefix="eco_bench_load_"))
     results: dict[str, list[dict]] = {k: [] for k in KINDS}
     errors: dict[str, str] = {}
@@ -72,7 +73,7 @@ def run(quick: bool = False) -> Section:
             run_json_script(code, env=env)
         except Exception:  # noqa: BLE001 - reported below if it keeps failing
             pass
-    for _, order in rotations(list(KINDS), reps):
+    for _, order in rotations(list(KINDS), n_reps):
         for kind in order:
             if kind in errors:
                 continue
@@ -84,7 +85,7 @@ def run(quick: bool = False) -> Section:
     section = Section(
         key="load",
         title="3. Load time",
-        intro=(f"{reps} fresh interpreters per kind, interleaved; the timer covers only the step (interpreter "
+        intro=(f"{n_reps} fresh interpreters per kind, interleaved; the timer covers only the step (interpreter "
                "start-up and the creation of the IPython shell excluded). Median and IQR."),
     )
     rows = []

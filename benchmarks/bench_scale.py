@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import gc
 import random
 import sys
@@ -21,7 +20,7 @@ import tracemalloc
 from pathlib import Path
 
 from .common import (Section, Table, Target, bench_main, ensure_paths, fast_tmpdir, make_shell, med_iqr_ms, median,
-                     quantile)
+                     quantile, reps)
 
 MEMORY_TARGET_B = 2 * 2**20
 LEDGER_TARGET_S = 1.0
@@ -97,31 +96,19 @@ def appends(n: int, rng: random.Random) -> dict:
     return {"times": times, "size_b": size}
 
 
-def _device_to_dict_without_asdict(self) -> dict:
-    """Proposed ``DeviceReading.to_dict``: the same dict without ``dataclasses.asdict``'s recursive deep copy."""
-    d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-    d["throttle_events"] = list(self.throttle_events)
-    d["notes"] = list(self.notes)
-    return d
-
-
 def _proposals(led, quick: bool) -> dict:
-    """Time two proposed speed-ups on the same ledger, interleaved with the current code (patched here only).
+    """Time the DataFrame paths on the same ledger, interleaved, with a proposed faster read beside them.
 
-    ``df_session`` / ``df_session_fast``: ``to_dataframe()`` now, and with the proposed ``DeviceReading.to_dict``;
-    ``df_all`` / ``df_all_sql``: ``to_dataframe(all_sessions=True)`` now, and the SQL columns read alone.
+    ``df_session``: ``to_dataframe()``; ``df_all`` / ``df_all_sql``: ``to_dataframe(all_sessions=True)`` now, and
+    the SQL columns read alone (what it could cost if the per-device figures were SQL columns too).
     """
     import sqlite3
 
     import pandas as pd
 
-    from eco_magic.result import DeviceReading
     from eco_magic.session_ledger import COLUMNS
 
-    out: dict = {k: [] for k in ("df_session", "df_session_fast", "df_all", "df_all_sql")}
-    sample = led[0].devices[0]
-    original = DeviceReading.to_dict
-    out["df_session_fast_same"] = _device_to_dict_without_asdict(sample) == original(sample)
+    out: dict = {k: [] for k in ("df_session", "df_all", "df_all_sql")}
     cols = ["session_id", "notebook", "started_at", *COLUMNS]
 
     def sql_only():
@@ -132,18 +119,11 @@ def _proposals(led, quick: bool) -> dict:
             conn.close()
         return pd.DataFrame.from_records(rows, columns=cols)
 
-    def fast_session():
-        DeviceReading.to_dict = _device_to_dict_without_asdict
-        try:
-            return led.to_dataframe()
-        finally:
-            DeviceReading.to_dict = original
-
-    calls = {"df_session": led.to_dataframe, "df_session_fast": fast_session,
-             "df_all": lambda: led.to_dataframe(all_sessions=True), "df_all_sql": sql_only}
+    calls = {"df_session": led.to_dataframe, "df_all": lambda: led.to_dataframe(all_sessions=True),
+             "df_all_sql": sql_only}
     names = list(calls)
-    for r in range(3 if quick else 5):
-        for name in names[r % 4:] + names[:r % 4]:
+    for r in range(reps(5, 3, quick)):
+        for name in names[r % 3:] + names[:r % 3]:
             t0 = time.perf_counter()
             df = calls[name]()
             out[name].append(time.perf_counter() - t0)
@@ -202,13 +182,13 @@ def ledger_views(quick: bool, rng: random.Random) -> dict:
         out["chart_first_cold"] = cold
         out["chart_png"] = any("image/png" in o.data or "<img" in o.data.get("text/html", "") for o in cap.outputs)
         out["chart_warm"] = []
-        for _ in range(2 if quick else 5):
+        for _ in range(reps(5, 2, quick)):
             t0 = time.perf_counter()
             with capture_output():
                 compare()
             out["chart_warm"].append(time.perf_counter() - t0)
         out["table"] = []
-        for _ in range(2 if quick else 5):
+        for _ in range(reps(5, 2, quick)):
             t0 = time.perf_counter()
             with capture_output():
                 table()
@@ -254,18 +234,18 @@ def run(quick: bool = False) -> Section:
     how = "`%ecoledger compare`" if views["magic"] else "Ledger.compare + compare_bundle (%ecoledger not registered)"
     why = f"{views['df_session_rows']:,} rows; pandas import ({views['pandas_import_s'] * 1e3:.0f} ms) paid before"
     if df_s > LEDGER_TARGET_S:
-        why += (f". Cause: DeviceReading.to_dict uses dataclasses.asdict (recursive deep copy) for 3 devices × {n:,} "
-                f"rows. Proposed fix (eco_magic/result.py, DeviceReading.to_dict: a dict of the fields, tuples to "
-                f"lists) measured here: {med_iqr_ms(views['df_session_fast'], 0)}"
-                + ("" if views["df_session_fast_same"] else " (NOT the same dict — check)"))
+        why += (". Cause: every result becomes a dict (EcoResult.to_dict, plus DeviceReading.to_dict per device) "
+                "before pandas sees it")
     section.targets.append(Target(f"{n:,}-row ledger → DataFrame (this session, in memory)",
                                   med_iqr_ms(views["df_session"], 0), "≤ 1 s", df_s <= LEDGER_TARGET_S, why))
     why = f"{views['df_all_rows']:,} rows"
     if df_a > LEDGER_TARGET_S:
-        why += (". Cause: every row's result JSON is decoded (json.loads) to get the per-device energies and "
-                "methods. Proposed fix (eco_magic/session_ledger.py: store cpu/gpu/ram_energy_j and methods as SQL "
-                "columns at append, schema v2; to_dataframe(all_sessions=True) then reads columns only); the column "
-                f"read alone measured here: {med_iqr_ms(views['df_all_sql'], 0)}")
+        why += (". Cause: records(all_sessions=True) json.loads every row's whole stored result (about half the "
+                "time in a profile) before pandas builds ~45 columns from dicts. Proposed fix "
+                "(eco_magic/session_ledger.py): build this DataFrame from SQL columns — the existing COLUMNS plus "
+                "cpu/gpu/ram_energy_j and methods stored at append (schema v2) — and decode the JSON only when "
+                "asked for the full records; the existing columns alone read in "
+                f"{med_iqr_ms(views['df_all_sql'], 0)}")
     section.targets.append(Target(f"{n:,}-row ledger → DataFrame (all sessions, from SQLite)",
                                   med_iqr_ms(views["df_all"], 0), "≤ 1 s", df_a <= LEDGER_TARGET_S, why))
     section.targets.append(Target(f"{n:,}-row ledger → comparison chart, matplotlib already imported",
@@ -282,8 +262,7 @@ def run(quick: bool = False) -> Section:
         [f"append {n:,} rows (one transaction each)", f"{views['fill_s']:.2f} s total"],
         ["to_dataframe()", med_iqr_ms(views["df_session"], 0)],
         ["to_dataframe(all_sessions=True)", med_iqr_ms(views["df_all"], 0)],
-        ["proposal: to_dataframe() with DeviceReading.to_dict without asdict", med_iqr_ms(views["df_session_fast"], 0)],
-        ["proposal: the SQL columns alone into a DataFrame (no JSON)", med_iqr_ms(views["df_all_sql"], 0)],
+        ["for comparison: the SQL columns alone into a DataFrame (no JSON decoding)", med_iqr_ms(views["df_all_sql"], 0)],
         ["comparison chart, first", f"{first * 1e3:.0f} ms"],
         ["comparison chart, again", med_iqr_ms(views["chart_warm"], 0)],
         ["ledger table (`%ecoledger`, last 50 rows + totals)", med_iqr_ms(views["table"], 0)],

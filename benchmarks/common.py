@@ -146,7 +146,10 @@ def bench_main(run: Callable[[bool], Section], argv: Sequence[str] | None = None
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="few repetitions: a smoke run, not results")
     ap.add_argument("--json", default=None, help="write the section as JSON to this path")
+    ap.add_argument("--reps", type=float, default=None, help=f"repetition factor (sets ${REPS_FACTOR_ENV})")
     args = ap.parse_args(argv)
+    if args.reps is not None:
+        os.environ[REPS_FACTOR_ENV] = str(args.reps)
     t0 = time.perf_counter()
     section = run(args.quick)
     section.elapsed_s = time.perf_counter() - t0
@@ -204,6 +207,20 @@ def pct(x: float, digits: int = 2, sign: bool = True) -> str:
     if x is None or not math.isfinite(x):
         return "n/a"
     return f"{x * 100:+.{digits}f} %" if sign else f"{x * 100:.{digits}f} %"
+
+
+REPS_FACTOR_ENV = "ECO_BENCH_REPS"
+
+
+def reps(n: int, quick_n: int, quick: bool) -> int:
+    """Repetitions: ``quick_n`` in a quick run, else ``n`` × ``$ECO_BENCH_REPS`` (a factor, default 1; ≥ 1)."""
+    if quick:
+        return quick_n
+    try:
+        factor = float(os.environ.get(REPS_FACTOR_ENV, "1") or 1)
+    except ValueError:
+        factor = 1.0
+    return max(1, round(n * factor))
 
 
 def spin_for(seconds: float) -> None:
@@ -310,7 +327,7 @@ def bench_env(tmp: str | os.PathLike | None = None) -> dict[str, str]:
     env["MPLBACKEND"] = "Agg"
     env["ECO_MAGIC_LEDGER"] = str(tmp / "ledger.sqlite")
     env["IPYTHONDIR"] = str(tmp / "ipython")
-    env["PYTHONDONTWRITEBYTECODE"] = "0"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # byte-code caches on: load times as users see them
     env.pop("ECO_MAGIC_REGION", None)
     return env
 
@@ -434,9 +451,13 @@ def rotations(names: Sequence[str], reps: int) -> Iterable[tuple[int, list[str]]
         yield r, list(names[shift:]) + list(names[:shift])
 
 
+SHM_ENV = "ECO_BENCH_SHM_DIR"
+
+
 def fast_tmpdir(prefix: str) -> str:
-    """A temporary directory on tmpfs (/dev/shm) when there is one: fake sysfs files are rewritten per read."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        return tempfile.mkdtemp(prefix=prefix, dir=shm)
+    """A temporary directory on tmpfs when there is one (fake sysfs files are rewritten per read): under
+    ``$ECO_BENCH_SHM_DIR`` (set by run_all, which removes it afterwards), else /dev/shm, else the default."""
+    for base in (os.environ.get(SHM_ENV), "/dev/shm"):
+        if base and Path(base).is_dir() and os.access(base, os.W_OK):
+            return tempfile.mkdtemp(prefix=prefix, dir=base)
     return tempfile.mkdtemp(prefix=prefix)

@@ -3,6 +3,7 @@
     python -m benchmarks                  # full run (~10 min on 2 cores), rewrites benchmarks/RESULTS.md
     python -m benchmarks --quick          # smoke run: prints the Markdown, writes nothing
     python -m benchmarks --only load,scale --out /tmp/partial.md
+    python -m benchmarks --reps 2         # twice the repetitions everywhere (quieter numbers, twice the time)
 
 Each benchmark module runs as ``python -m benchmarks.<module> --json FILE`` so that no state (the IPython
 singleton, patched modules, imported matplotlib) leaks from one into the next. Progress goes to stderr.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,8 +23,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the benchmarks package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (BENCH, ROOT, Section, Target, bench_env, machine_info, md_table, met_text,  # noqa: E402
-                               section_markdown)
+from benchmarks.common import (BENCH, REPS_FACTOR_ENV, ROOT, SHM_ENV, Section, Target, bench_env,  # noqa: E402
+                               machine_info, md_table, met_text, section_markdown)
 
 BENCHMARKS = (
     ("overhead", "benchmarks.bench_overhead", "1. Overhead on a CPU-bound cell"),
@@ -39,7 +41,7 @@ TIMEOUT_S = 1200
 
 def run_one(key: str, module: str, title: str, quick: bool, env: dict) -> Section:
     """One benchmark in a fresh interpreter; a failure becomes a section that says so."""
-    out = Path(tempfile.mkdtemp(prefix="eco_bench_json_")) / f"{key}.json"
+    out = Path(tempfile.mkdtemp(prefix="eco_bench_json_", dir=env.get("TMPDIR"))) / f"{key}.json"
     cmd = [sys.executable, "-m", module, "--json", str(out)] + (["--quick"] if quick else [])
     t0 = time.perf_counter()
     try:
@@ -82,6 +84,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Run the eco_magic benchmarks and rewrite benchmarks/RESULTS.md.")
     ap.add_argument("--quick", action="store_true", help="few repetitions; prints Markdown unless --out is given")
     ap.add_argument("--only", default=None, help="comma-separated subset: " + ", ".join(k for k, _, _ in BENCHMARKS))
+    ap.add_argument("--reps", type=float, default=None, help="repetition factor for every benchmark (default 1; "
+                                                              "2 doubles the repetitions and roughly the time)")
     ap.add_argument("--out", default=None, help=f"Markdown file to write (default {RESULTS.relative_to(ROOT)} for a "
                                                 "full run of everything)")
     args = ap.parse_args(argv)
@@ -96,14 +100,26 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     info = machine_info()
-    env = bench_env()
+    scratch = [tempfile.mkdtemp(prefix="eco_bench_run_")]  # every temporary file of the run, removed at the end
+    env = bench_env(scratch[0])
+    env["TMPDIR"] = scratch[0]
+    if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK):
+        scratch.append(tempfile.mkdtemp(prefix="eco_bench_run_", dir="/dev/shm"))
+        env[SHM_ENV] = scratch[-1]
+    if args.reps is not None:
+        env[REPS_FACTOR_ENV] = str(args.reps)
     sections = []
-    for i, (key, module, title) in enumerate(chosen, 1):
-        print(f"[{i}/{len(chosen)}] {title} …", end="", file=sys.stderr, flush=True)
-        s = run_one(key, module, title, args.quick, env)
-        bad = sum(t.met is False for t in s.targets)
-        print(f" {s.elapsed_s:.0f} s" + (f", {bad} target(s) missed" if bad else ""), file=sys.stderr, flush=True)
-        sections.append(s)
+    try:
+        for i, (key, module, title) in enumerate(chosen, 1):
+            print(f"[{i}/{len(chosen)}] {title} …", end="", file=sys.stderr, flush=True)
+            s = run_one(key, module, title, args.quick, env)
+            bad = sum(t.met is False for t in s.targets)
+            print(f" {s.elapsed_s:.0f} s" + (f", {bad} target(s) missed" if bad else ""), file=sys.stderr,
+                  flush=True)
+            sections.append(s)
+    finally:
+        for d in scratch:
+            shutil.rmtree(d, ignore_errors=True)
     try:
         info["load average at end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
     except OSError:

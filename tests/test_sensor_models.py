@@ -396,17 +396,21 @@ def test_slow_sensor_calls_are_cached_for_a_second():
     assert th.read() == 52 and calls[0] == 2  # expired: one more real call
 
 
-def test_fast_sensor_calls_are_not_cached():
+def test_fast_sensor_calls_are_reused_only_briefly():
     calls = [0]
+    now = [0.0]
 
     def fast():
         calls[0] += 1
         return {"coretemp": [Temp("Package id 0", 50, None, None)]}
 
-    th = temperature.CpuThermometer(sensors_fn=fast, clock=lambda: 0.0)
+    th = temperature.CpuThermometer(sensors_fn=fast, clock=lambda: now[0])
     for _ in range(3):
         th.read()
-    assert calls[0] == 3
+    assert calls[0] == 1                       # within MIN_TTL_S: reused (50 Hz ticks need no 50 reads a second)
+    now[0] += temperature.MIN_TTL_S + 0.01
+    th.read()
+    assert calls[0] == 2                       # then read again
 
 
 def test_failing_sensor_call_is_none_not_an_exception():

@@ -92,6 +92,10 @@ def _default_sensors_fn() -> SensorsFn | None:
     return getattr(psutil, "sensors_temperatures", None)
 
 
+#: Shortest time a reading is reused, even when the call is fast (s).
+MIN_TTL_S = 0.2
+
+
 class CpuThermometer:
     """Reads the CPU temperature; caches the answer for ``ttl_s`` only when the underlying call is slow.
 
@@ -134,7 +138,10 @@ class CpuThermometer:
             done = self._clock()
             self.last_call_s = done - now
             value = pick_cpu_temp_c(temps) if temps else None
-            self._cached = (done + self._ttl_s, value) if self.last_call_s > self._slow_s else None
+            # a fast call is still kept for MIN_TTL_S: temperatures move over seconds, and psutil globs every
+            # hwmon and thermal-zone file on each call (most of a 50 Hz sampler tick otherwise)
+            ttl = self._ttl_s if self.last_call_s > self._slow_s else min(MIN_TTL_S, self._ttl_s)
+            self._cached = (done + ttl, value) if ttl > 0 else None
             return value
 
     def note(self) -> ProbeNote | None:
