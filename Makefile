@@ -14,10 +14,13 @@ $(VENV)/bin/python:
 
 venv: $(VENV)/bin/python
 
+# JupyterLab refuses to run as root without --allow-root (containers, cloud VMs)
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: venv
 	$(PIP) install -e ".[lab]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
-	$(VENV)/bin/jupyter lab notebooks/quickstart.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/quickstart.ipynb
 
 # torch is pinned to the CPU build that lies on these machines' disk (a plain `torch` pulls a multi-GB CUDA build)
 TORCH ?= torch==2.13.0

@@ -465,6 +465,11 @@ class _TraceBuffer:
         return Trace(t_s=tuple(self.t), power_w=power, decimation=self.decimation)
 
 
+#: Shortest interval between two thread reads of an *estimated* channel (s): 5 Hz at most.
+ESTIMATE_MIN_INTERVAL_S = 0.2
+_HOLD = object()  # "not read this tick": the channel keeps its state, the trace its last power
+
+
 class _Run:
     """Shared state of one sampling run: sensors, accumulators, trace, and the lock that guards them."""
 
@@ -479,9 +484,16 @@ class _Run:
         self.detached = False  # set when the thread would not stop: its later readings are discarded
         self.reading: int | None = None  # index of the sensor the thread is reading right now
         self.thread_failure: str | None = None
+        self.last_read_t: list[float | None] = [None] * len(self.sensors)
 
     def tick(self, t: float, *, from_thread: bool = False, skip: int | None = None) -> None:
-        """Read every sensor at tick time ``t`` (outside the lock), then record the readings (inside it)."""
+        """Read every sensor at tick time ``t`` (outside the lock), then record the readings (inside it).
+
+        Estimated channels are read at most every :data:`ESTIMATE_MIN_INTERVAL_S` by the thread (boundary reads
+        always happen): their power comes from CPU time counted in 10-ms ticks, so faster reads add only
+        quantisation noise, and each read costs the cell GIL hand-offs. Their energy is cumulative, so it stays
+        exact; between reads the trace holds their last power.
+        """
         values: list = []
         for i, sensor in enumerate(self.sensors):
             if from_thread:
@@ -491,6 +503,12 @@ class _Run:
             if i == skip:
                 values.append("read skipped: an earlier read of this sensor was still hanging")
                 continue
+            last = self.last_read_t[i]
+            if (from_thread and last is not None and sensor.info.method == "estimated"
+                    and t - last < 0.9 * ESTIMATE_MIN_INTERVAL_S):  # 10 % slack: 5 Hz ticks jitter
+                values.append(_HOLD)
+                continue
+            self.last_read_t[i] = t
             try:
                 values.append(_extract(sensor.read(t)))
             except Exception as exc:  # noqa: BLE001 — a sensor must never break the cell
@@ -502,6 +520,9 @@ class _Run:
                 return
             powers = []
             for channel, value in zip(self.channels, values):
+                if value is _HOLD:
+                    powers.append(channel.latest_power_w)
+                    continue
                 if isinstance(value, str):
                     channel.fail(value)
                     powers.append(None)
@@ -685,10 +706,24 @@ class Sampler:
                         notes.append(f"CUDA synchronised ({framework}) before the final read")
             t_end = self._clock()
             run.tick(t_end, skip=hung)
-            self._result = run.measurement(t_end, self.rate, notes, self._started_at)
+            self._result = run.measurement(t_end, self._achieved_label(run, t_end), notes, self._started_at)
             if interrupted is not None:
                 raise interrupted  # the measurement is complete; the caller sees the interruption
             return self._result
+
+    def _achieved_label(self, run: "_Run", t_end: float) -> str:
+        """The rate label, saying so when a fixed rate was not reached (a busy machine, slow sensors)."""
+        label = self.rate
+        if self._rate_hz is None:
+            return label
+        duration = t_end - run.t0
+        if duration >= 1.0 and run.n_ticks > 2:
+            achieved = (run.n_ticks - 1) / duration
+            if achieved < 0.9 * self._rate_hz:
+                label = f"{label} requested, {achieved:.0f} Hz achieved"
+        if any(s.info.method == "estimated" for s in run.sensors) and self._rate_hz > 1 / ESTIMATE_MIN_INTERVAL_S:
+            label += f"; estimates read at ≤ {1 / ESTIMATE_MIN_INTERVAL_S:g} Hz"
+        return label
 
     def live(self) -> LiveStatus:
         """Latest power and energy so far per channel; cheap, callable from any thread at any time."""

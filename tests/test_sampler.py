@@ -572,3 +572,39 @@ def test_idle_baseline_cancel_joins_and_gives_no_result():
     idle.cancel()
     assert not idle.running and not _eco_threads()
     assert idle.result() is None and idle.result(timeout=None) is None
+
+
+def test_fixed_rate_label_says_what_was_achieved_and_estimates_are_capped():
+    from eco_magic.sampler import ESTIMATE_MIN_INTERVAL_S
+
+    class Est:
+        def __init__(self):
+            from eco_magic.sensors.base import DeviceInfo
+
+            self.info = DeviceInfo("cpu:model", "cpu", "CPU", "estimated", "model", "process")
+            self.reads = 0
+
+        def read(self, t_s):
+            from eco_magic.sensors.base import Sample
+
+            self.reads += 1
+            return Sample(t_s, energy_j=2.0 * t_s, power_w=2.0)
+
+        def close(self):
+            pass
+
+    clock = {"t": 0.0}
+
+    def wait(event, timeout):
+        clock["t"] += timeout * 4      # a machine four times too slow: 50 Hz asked, ~12 Hz achieved
+        return event.is_set() or clock["t"] >= 10.0
+
+    sensor = Est()
+    s = Sampler([sensor], rate_hz=50, clock=lambda: clock["t"], wait=wait)
+    s.start()
+    while clock["t"] < 10.0:
+        pass
+    m = s.stop()
+    assert "requested" in m.rate and "achieved" in m.rate and "estimates read at ≤ 5 Hz" in m.rate
+    assert sensor.reads <= 10.0 / ESTIMATE_MIN_INTERVAL_S + 3
+    assert m.channels[0].energy_j == pytest.approx(2.0 * m.duration_s, rel=1e-9)   # cumulative: still exact
