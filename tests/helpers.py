@@ -14,3 +14,12 @@ def make_result(label: str = "r", energy_j: float = 100.0, status: str = "ok", *
                 sampling="adaptive 5→2→1 Hz", n_samples=11, started_at="2026-11-22T10:00:00+00:00")
     base.update(kw)
     return EcoResult(**base)
+
+
+def load_fresh(shell, ledger_path, idle_baseline_s: float = 0) -> None:
+    """(Re)load eco_magic on ``shell`` with its ledger at ``ledger_path`` and the given idle baseline."""
+    if "eco_magic" in shell.extension_manager.loaded:
+        shell.run_line_magic("unload_ext", "eco_magic")
+    shell.run_line_magic("config", f"EcoMagics.idle_baseline_s = {idle_baseline_s!r}")
+    shell.run_line_magic("config", f"EcoMagics.ledger_path = {str(ledger_path)!r}")
+    shell.run_line_magic("load_ext", "eco_magic")

@@ -6,6 +6,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 import eco_magic
+from helpers import load_fresh
 
 
 def outputs_with(cap, mime):
@@ -215,9 +216,7 @@ def test_idle_baseline_on_demand_gives_net_energy(ip):
 
 
 def test_background_idle_baseline_is_harvested(shell, tmp_path):
-    shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 0.3")
-    shell.run_line_magic("config", f"EcoMagics.ledger_path = {str(tmp_path / 'l.sqlite')!r}")
-    shell.run_line_magic("load_ext", "eco_magic")
+    load_fresh(shell, tmp_path / 'l.sqlite', idle_baseline_s=0.3)
     try:
         from eco_magic import magic
 
@@ -233,9 +232,7 @@ def test_background_idle_baseline_is_harvested(shell, tmp_path):
 
 
 def test_idle_baseline_pauses_while_any_cell_runs(shell, tmp_path):
-    shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 30")
-    shell.run_line_magic("config", f"EcoMagics.ledger_path = {str(tmp_path / 'l.sqlite')!r}")
-    shell.run_line_magic("load_ext", "eco_magic")
+    load_fresh(shell, tmp_path / 'l.sqlite', idle_baseline_s=30)
     try:
         from eco_magic import magic
 

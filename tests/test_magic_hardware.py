@@ -10,6 +10,7 @@ from IPython.utils.capture import capture_output
 
 from fake_nvml import FakeGpu, ManualClock, install
 from fake_powercap import FakePowercap
+from helpers import load_fresh
 
 
 @pytest.fixture
@@ -72,11 +73,7 @@ def test_unreadable_rapl_falls_back_to_the_model_with_one_hint(shell, monkeypatc
     powercap.install(monkeypatch)
     powercap.make_unreadable(monkeypatch)
     install(monkeypatch, [], clock=ManualClock())
-    if "eco_magic" in shell.extension_manager.loaded:
-        shell.run_line_magic("unload_ext", "eco_magic")
-    shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 0")
-    shell.run_line_magic("config", f"EcoMagics.ledger_path = {str(tmp_path / 'l.sqlite')!r}")
-    shell.run_line_magic("load_ext", "eco_magic")
+    load_fresh(shell, tmp_path / 'l.sqlite')
     try:
         with capture_output() as cap:
             first = shell.run_cell_magic("ecolyze", "-o", "a = sum(range(10000))")

@@ -12,6 +12,7 @@ from IPython.utils.capture import capture_output
 
 import eco_magic
 from kernel_child import child_env
+from helpers import load_fresh
 
 TOKEN = "secret-token-123"
 
@@ -84,11 +85,7 @@ def attempts(monkeypatch):
 def test_load_and_default_cells_open_no_connection(shell, tmp_path, attempts):
     """In this process too: loading, the warm-up (discovery), measured cells of every kind, the ledger views
     and exports, unloading."""
-    if "eco_magic" in shell.extension_manager.loaded:
-        shell.run_line_magic("unload_ext", "eco_magic")
-    shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 0")
-    shell.run_line_magic("config", f"EcoMagics.ledger_path = {str(tmp_path / 'ledger.sqlite')!r}")
-    shell.run_line_magic("load_ext", "eco_magic")
+    load_fresh(shell, tmp_path / 'ledger.sqlite')
     try:
         with capture_output() as cap:
             cells = [shell.run_cell("%%ecolyze\nx = sum(range(10000))"),       # default region: timezone guess
