@@ -166,6 +166,47 @@ class EcoResult:
     trace: Any = field(default=None, repr=False, compare=False)
     # Dask workers the cell drove (``%%ecolyze --dask``); their counted energy is inside the totals above
     workers: tuple[WorkerReading, ...] = ()
+    # idle baseline behind ``energy_net_j``: seconds of idle it rests on and where they came from
+    idle_baseline_s: float | None = None
+    idle_source: str = ""
+    # repeats (``--repeat N``): the headline figures above are means over ``runs``; ``*_std`` is the sample standard
+    # deviation and ``*_ci`` the 95 % confidence interval ``(low, high)`` of the mean (None for one run). Every run
+    # is its own ledger row; ``group`` ties them together and ``run_index`` numbers them from 1.
+    runs: int = 1
+    group: str | None = None
+    run_index: int | None = None
+    energy_j_std: float | None = None
+    energy_j_ci: tuple[float, float] | None = None
+    co2_g_std: float | None = None
+    co2_g_ci: tuple[float, float] | None = None
+    water_l_std: float | None = None
+    water_l_ci: tuple[float, float] | None = None
+    duration_s_std: float | None = None
+    duration_s_ci: tuple[float, float] | None = None
+    ess_std: float | None = None
+    ess_ci: tuple[float, float] | None = None
+    # quality next to cost (``--record VAR``): variable name → its numeric value after the cell
+    recorded: tuple[tuple[str, float], ...] = ()
+    # LLM inference (token accounting): counts seen while the cell ran, and the per-token figures
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    responses: int | None = None
+    token_source: str = ""
+    tokens_per_s: float | None = None
+    energy_per_token_j: float | None = None
+    co2_per_token_g: float | None = None
+    energy_per_response_j: float | None = None
+    energy_per_1k_responses_wh: float | None = None
+    energy_net_per_token_j: float | None = None
+    energy_net_per_1k_responses_wh: float | None = None
+    # how the precision behind QF was decided (dtype census, quantization_config, --precision, …)
+    precision_source: str = ""
+    # embodied carbon of the hardware used, amortised over the cell (separate from the operational co2_g)
+    embodied_co2_g: float | None = None
+    embodied_source: str = ""
+    # kind of carbon intensity: "annual average", "hourly", "live", "marginal"; its time when not annual
+    carbon_kind: str = "annual average"
+    carbon_time: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -201,7 +242,7 @@ class EcoResult:
             v = getattr(self, name)
             if name in ("devices", "workers"):
                 v = [d.to_dict() for d in v]
-            elif name == "precision_mix":
+            elif name in ("precision_mix", "recorded"):
                 v = dict(v)
             elif isinstance(v, tuple):
                 v = list(v)
@@ -226,5 +267,3 @@ class EcoResult:
         from .display.card import bundle
 
         return bundle(self, plot=False)
-
-        return {"text/plain": render_text(self), "text/html": render_html(self)}
