@@ -15,6 +15,7 @@ from .result import DeviceReading, EcoResult, WorkerReading
 
 if TYPE_CHECKING:
     from .cluster import ClusterMeasurement
+    from .frameworks.tokens import TokenCounts
     from .models import ModelInfo
     from .regions import Region
     from .sampler import Measurement
@@ -63,9 +64,10 @@ def total_resolution_j(measurement: "Measurement") -> float:
 def build_result(measurement: "Measurement", region: "Region", settings: Settings, *, status: str = "ok",
                  error: str | None = None, model: "ModelInfo | None" = None,
                  idle_power_w: Mapping[str, float] | None = None, notes: Sequence[str] = (),
-                 cluster: "ClusterMeasurement | None" = None) -> EcoResult:
+                 cluster: "ClusterMeasurement | None" = None, tokens: "TokenCounts | None" = None) -> EcoResult:
     """The cell's :class:`EcoResult`. ``cluster`` (from :func:`eco_magic.cluster.stop_cell`) adds the Dask workers'
-    counted energy, with each host's carbon intensity and PUE, to the totals and lists them in ``workers``."""
+    counted energy, with each host's carbon intensity and PUE, to the totals and lists them in ``workers``.
+    ``tokens`` (from :mod:`eco_magic.frameworks.tokens`) adds the LLM figures (:func:`token_fields`)."""
     devices = device_readings(measurement, idle_power_w)
     duration_s = measurement.duration_s
     measured = [d for d in devices if d.energy_j is not None]
@@ -156,7 +158,29 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         energy_per_min_j=acc.per_minute(energy_j, duration_s), co2_per_min_g=acc.per_minute(co2, duration_s),
         thermal_flags=tuple(f.message for f in flags), sampling=measurement.rate,
         n_samples=measurement.n_ticks, started_at=started, error=error, notes=tuple(dict.fromkeys(all_notes)),
-        trace=measurement.trace, workers=workers)
+        trace=measurement.trace, workers=workers,
+        precision_source=model.precision_source if model is not None else "",
+        **token_fields(tokens, energy_j=energy_j, energy_net_j=energy_net_j, co2_g=co2, duration_s=duration_s))
+
+
+def token_fields(tokens: "TokenCounts | None", *, energy_j: float, energy_net_j: float | None, co2_g: float,
+                 duration_s: float) -> dict:
+    """EcoResult's LLM fields from the tokens a cell generated: per generated token, per response, per second.
+
+    Empty (the fields keep their ``None`` defaults) when no token was seen, so a cell without generation shows no
+    LLM section. ``energy_per_token_j`` is exactly ``energy_j / tokens_out``.
+    """
+    if tokens is None:
+        return {}
+    out = tokens.tokens_out
+    return dict(
+        tokens_in=tokens.tokens_in, tokens_out=out, responses=tokens.responses, token_source=tokens.source,
+        tokens_per_s=acc.tokens_per_s(out, duration_s),
+        energy_per_token_j=acc.per_token(energy_j, out), co2_per_token_g=acc.per_token(co2_g, out),
+        energy_per_response_j=acc.per_token(energy_j, tokens.responses),
+        energy_per_1k_responses_wh=acc.per_1k_responses_wh(energy_j, tokens.responses),
+        energy_net_per_token_j=acc.per_token(energy_net_j, out),
+        energy_net_per_1k_responses_wh=acc.per_1k_responses_wh(energy_net_j, tokens.responses))
 
 
 # ------------------------------------------------------------------------------------------- Dask workers

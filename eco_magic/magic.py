@@ -19,6 +19,7 @@ from . import options as opt
 from .assemble import Settings, build_result
 from .display import card
 from .engine import Engine
+from .frameworks import tokens as _tokens
 from .session_ledger import Ledger, current_ledger, default_path, set_current_ledger
 
 
@@ -196,7 +197,7 @@ class EcoMagics(Magics):
             "rate_hz": _check(opt.rate_hz, args.rate) if args.rate is not None else self.rate_hz,
             "params": _check(opt.params, args.params) if args.params is not None else None,
             "precision": self._precision(args.precision),
-            "model": _check(opt.identifier, "--model", args.model) if args.model is not None else None,
+            "model": _check(opt.model_path, args.model) if args.model is not None else None,
             "var": _check(opt.identifier, "--var", args.var) if args.var is not None else None,
             "project_daily": (_check(opt.project_daily, args.project_daily)
                               if args.project_daily is not None else None),
@@ -227,19 +228,20 @@ class EcoMagics(Magics):
 
         if run["params"] is not None:
             return models.from_user_args(run["params"], run["precision"] or "fp32"), None
-        try:
-            info = models.find_in_namespace(code, namespace, explicit=run["model"])
+        try:  # bounded by the cell's names and a time budget; a Ctrl-C keeps the row (detect says so)
+            found = models.detect(code, namespace, explicit=run["model"])
         except ValueError as exc:
             return None, f"--model: {exc}"
         except Exception as exc:  # noqa: BLE001 - detection must never fail the cell
             return None, f"model detection failed ({type(exc).__name__}: {exc})"
+        info = found.info
         if info is not None and run["precision"] is not None:
             import dataclasses
 
             forced = models.from_user_args(info.n_params, run["precision"])
             info = dataclasses.replace(forced, variable=info.variable,
                                        source=f"{info.source}; precision from --precision")
-        return info, None
+        return info, found.note
 
     # --- running the code ---------------------------------------------------------------------------------------
     def _compile(self, code: str):
@@ -279,6 +281,7 @@ class EcoMagics(Magics):
         status, error, value, pending = "ok", None, None, None
         quiet = args.quiet or self.quiet
         handle = None if quiet else self._begin(settings.label, sampler)
+        watch = _tokens.start()  # LLM tokens generated while the cell runs (restored in finally)
         try:
             exec(body, glob, namespace)
             if last is not None:
@@ -292,6 +295,7 @@ class EcoMagics(Magics):
         finally:
             from . import cluster
 
+            token_counts = watch.stop()
             try:
                 measurement = sampler.stop()
             except KeyboardInterrupt as exc:  # Ctrl-C while stop() waited for CUDA: the sampler has finished
@@ -305,7 +309,8 @@ class EcoMagics(Magics):
         model, model_note = self._model(code, run, namespace)  # after the cell: it may create the model
         try:
             result = self._finish(measurement, region, settings, status, error, model,
-                                  [model_note] if model_note else [], cluster=cluster_measurement)
+                                  [model_note] if model_note else [], cluster=cluster_measurement,
+                                  tokens=token_counts)
         except Exception as exc:  # noqa: BLE001 - a bug in eco_magic must not change the cell's outcome
             card.cancel(handle)
             print(f"eco_magic could not record this cell ({type(exc).__name__}: {exc}); the cell itself ran "
@@ -372,8 +377,10 @@ class EcoMagics(Magics):
                     self.shell.events.unregister(name, fn)
                 except ValueError:
                     pass
-            sampler = self._auto.get("sampler")
+            sampler, watch = self._auto.get("sampler"), self._auto.get("tokens")
             self._auto = None
+            if watch is not None:
+                watch.stop()
             if sampler is not None:
                 sampler.stop()
 
@@ -387,6 +394,7 @@ class EcoMagics(Magics):
             sampler = self.engine.sampler(self.rate_hz)
             sampler.start()
             self._auto["sampler"] = sampler
+            self._auto["tokens"] = _tokens.start()
         except Exception:  # noqa: BLE001 - auto mode never breaks a cell
             from . import cluster
 
@@ -397,7 +405,9 @@ class EcoMagics(Magics):
         if self._auto is None or self._auto.get("sampler") is None:
             return
         sampler, self._auto["sampler"] = self._auto["sampler"], None
+        watch = self._auto.pop("tokens", None)
         try:
+            token_counts = watch.stop() if watch is not None else None
             measurement = sampler.stop()
             from . import cluster
 
@@ -411,7 +421,7 @@ class EcoMagics(Magics):
                                 ci_origin="%config EcoMagics.carbon_intensity", water_model=self.water_model,
                                 gpu_temp_max_c=self.gpu_temp_max_c, cpu_temp_max_c=self.cpu_temp_max_c)
             res = self._finish(measurement, self._region(None), settings, status, error, None,
-                               cluster=cluster_measurement)
+                               cluster=cluster_measurement, tokens=token_counts)
             if not self.quiet:
                 card.present(res, None, what_if_regions=self.what_if_regions)
         except Exception as exc:  # noqa: BLE001
@@ -436,14 +446,15 @@ class EcoMagics(Magics):
         return cluster.start_cell(mode, scope=self.scope, rate_hz=rate_hz, cpu_tdp_w=self.cpu_tdp_w,
                                   hosts=self.dask_hosts)
 
-    def _finish(self, measurement, region, settings, status, error, model, extra_notes=(), cluster=None):
+    def _finish(self, measurement, region, settings, status, error, model, extra_notes=(), cluster=None,
+                tokens=None):
         notes = list(extra_notes)
         if not self._hints_shown:
             notes.extend(str(n) for n in self.engine.discovery().notes if n.hint)
             self._hints_shown = True
         idle = self.engine.idle_power_w()
         result = build_result(measurement, region, settings, status=status, error=error, model=model,
-                              idle_power_w=idle, notes=notes, cluster=cluster)
+                              idle_power_w=idle, notes=notes, cluster=cluster, tokens=tokens)
         led = self.ledger
         led.append(result)
         if led.note:

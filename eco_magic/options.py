@@ -100,6 +100,14 @@ def identifier(what: str, text: str) -> str:
     return name
 
 
+def model_path(text: str) -> str:
+    """``--model``: a variable name or a dotted attribute path to the model (``pipe.model``, ``clf.best_estimator_``)."""
+    parts = str(text).split(".")
+    if not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts):
+        raise ValueError(f"--model takes a variable name or a dotted path such as model or pipe.model, got {text!r}")
+    return str(text)
+
+
 def unquote(text: str | None) -> str | None:
     """``'fp16 run'`` → ``fp16 run``: IPython splits magic options without removing quotes."""
     if text is not None and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
