@@ -86,7 +86,7 @@ def _instance_dict(obj: Any) -> dict | None:
 
 def _wrapped_model(obj: Any) -> Any:
     """The ``model`` instance attribute of a wrapper (a Hugging Face pipeline, ...), read without properties."""
-    if isinstance(obj, type):
+    if issubclass(type(obj), type):  # not isinstance: that reads a proxy's __class__
         return None
     d = _instance_dict(obj)
     return d.get("model") if d is not None else None
