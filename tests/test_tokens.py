@@ -245,3 +245,20 @@ def test_warning_is_not_raised_inside_a_measurement():
             assert eco_magic.count_tokens(3) is True
     finally:
         assert watch.stop().tokens_out == 3
+
+
+def test_encoder_decoder_generation_counts_new_tokens_only(lm):
+    T5Config = transformers.T5Config
+    torch.manual_seed(0)
+    t5 = transformers.T5ForConditionalGeneration(T5Config(
+        vocab_size=40, d_model=16, d_ff=32, d_kv=8, num_layers=1, num_heads=2, decoder_start_token_id=PAD,
+        eos_token_id=EOS, pad_token_id=PAD)).eval()
+    ids = torch.tensor([[5, 6, 7, 8], [9, 10, PAD, PAD]])
+    watch = tokens.start()
+    try:
+        out = t5.generate(ids, attention_mask=(ids != PAD).long(), max_new_tokens=4, min_new_tokens=4,
+                          do_sample=False)
+    finally:
+        counts = watch.stop()
+    assert out.shape == (2, 5)                                   # decoder start token + 4 new
+    assert (counts.tokens_in, counts.tokens_out, counts.responses) == (6, 8, 2)

@@ -48,3 +48,51 @@ class ForceEos:
             scores[self.row, :] = float("-inf")
             scores[self.row, self.eos] = 0.0
         return scores
+
+
+def tiny_llama(*, hidden: int = 32, layers: int = 2, seed: int = 0):
+    """A tiny randomly initialised Llama-architecture causal LM (nn.Linear projections, as most LLMs today)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(WORDS) + 2, hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=128, bos_token_id=EOS, eos_token_id=EOS, pad_token_id=PAD,
+                         tie_word_embeddings=False)
+    return LlamaForCausalLM(config).eval()
+
+
+def pack_linear_layers(model, bits: int, *, layer_bits: bool, group_size: int = 16):
+    """Replace the decoder's nn.Linear projections by modules with the GPTQ/AWQ packed layout: ``qweight`` int32
+    holding 32/bits values each, ``qzeros`` int32, ``scales`` fp16, ``g_idx`` int32 and an fp16 ``bias`` buffer.
+
+    ``layer_bits`` True gives each layer a ``bits`` attribute (auto-gptq/gptqmodel QuantLinear); False leaves the
+    width to the model's ``quantization_config`` (as when only the config says it). Returns the replaced layers'
+    logical weight count (in × out) and their bias count.
+    """
+    import torch
+
+    class QuantLinear(torch.nn.Module):
+        def __init__(self, linear):
+            super().__init__()
+            fin, fout = linear.in_features, linear.out_features
+            if layer_bits:
+                self.bits = bits
+            self.in_features, self.out_features = fin, fout
+            per_int = 32 // bits
+            self.register_buffer("qweight", torch.zeros(fin // per_int, fout, dtype=torch.int32))
+            self.register_buffer("qzeros", torch.zeros(fin // group_size, fout // per_int, dtype=torch.int32))
+            self.register_buffer("scales", torch.ones(fin // group_size, fout, dtype=torch.float16))
+            self.register_buffer("g_idx", torch.arange(fin, dtype=torch.int32) // group_size)
+            self.register_buffer("bias", torch.zeros(fout, dtype=torch.float16))
+
+    weights = biases = 0
+    for layer in model.model.layers:
+        for parent in (layer.self_attn, layer.mlp):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, torch.nn.Linear):
+                    setattr(parent, name, QuantLinear(child))
+                    weights += child.in_features * child.out_features
+                    biases += child.out_features
+    return weights, biases
