@@ -119,15 +119,14 @@ def _get(device: Any, name: str, default: Any = None) -> Any:
 
 
 def _cpu_sockets(details: Mapping[str, Any]) -> tuple[float, str]:
-    """Sockets of the CPU channel: whole sockets, or the visible share of one socket in a VM slice."""
+    """Sockets of the CPU channel and a remark: whole sockets (``details["sockets"]``, else the RAPL package
+    zones, else 1), or the visible share of one socket in a VM slice."""
     threads, logical = details.get("threads_per_socket"), details.get("logical_cpus")
     if details.get("vm_slice") and threads and logical:
-        share = float(logical) / float(threads)
-        return share, f"{logical} of {threads} threads of one socket"
-    zones = [z.get("zone", "") for z in details.get("zones") or () if isinstance(z, Mapping)]
-    packages = [z for z in zones if z.startswith("intel-rapl:") and z.count(":") == 1]
-    sockets = details.get("sockets") or (len(packages) if packages else 1)
-    return float(sockets), f"{int(sockets)} socket{'s' if sockets != 1 else ''}"
+        return float(logical) / float(threads), f"{logical} of its {threads} threads visible"
+    zones = [z for z in details.get("zones") or () if isinstance(z, Mapping)]
+    packages = [z for z in zones if str(z.get("name", "")).startswith("package")]
+    return float(details.get("sockets") or len(packages) or 1), ""
 
 
 def for_devices(devices: Iterable[Any], duration_s: float, *, lifetime_years: float | None = None,
@@ -156,12 +155,13 @@ def for_devices(devices: Iterable[Any], duration_s: float, *, lifetime_years: fl
     seen_kinds: set[str] = set()
     datacenter = False
 
-    def add(row: EmbodiedRow, units: float, what: str) -> None:
+    def add(row: EmbodiedRow, units: float, key: str, extra: str = "") -> None:
         nonlocal total, counted
         life = lifetime_years if lifetime_years is not None else row.lifetime_years
         total += share_g(row.embodied_kg_co2e * units, duration_s, life)
         counted = True
-        parts.append(f"{what}: {row.name} {units:g} × {row.embodied_kg_co2e:g} kg over {life:g} y")
+        unit = row.unit if units == 1 or row.unit == "GB" else f"{row.unit}s"
+        parts.append(f"{key}: {units:.3g} {unit} × {row.embodied_kg_co2e:g} kg ({row.name}{extra}) over {life:g} y")
         if row not in used:
             used.append(row)
 
@@ -184,7 +184,8 @@ def for_devices(devices: Iterable[Any], duration_s: float, *, lifetime_years: fl
                 notes.append(f"embodied carbon: no CPU row in the embodied table, {key} not counted")
                 continue
             units, how = _cpu_sockets(details)
-            add(row, units, f"{key} ({how}{', generic socket: this CPU is not in the table' if not row.match else ''})")
+            add(row, units, key, (f"; {how}" if how else "") + ("; this CPU is not in the table" if not row.match
+                                                                else ""))
         elif kind == "ram" and "ram" not in seen_kinds:
             seen_kinds.add("ram")
             gb = details.get("total_gb") or memory_gb
@@ -193,7 +194,7 @@ def for_devices(devices: Iterable[Any], duration_s: float, *, lifetime_years: fl
                 notes.append(f"embodied carbon: DRAM size of {key} unknown, DRAM not counted" if row is not None
                              else f"embodied carbon: no DRAM row in the embodied table, {key} not counted")
                 continue
-            add(row, float(gb), f"{key} ({float(gb):.0f} GB)")
+            add(row, float(gb), key)
     count_chassis = datacenter if server is None else bool(server)
     if count_chassis:
         row = match("chassis", "", rows)

@@ -246,3 +246,29 @@ def compare_html(plans: Sequence["Plan"]) -> str:
 
 def compare_bundle(plans: Sequence["Plan"]) -> dict[str, str]:
     return {"text/plain": compare_text(plans), "text/html": compare_html(plans)}
+
+
+# ------------------------------------------------------------------------------------------------- the table
+def accelerators_bundle() -> dict[str, str]:
+    """The packaged accelerator table (``%ecoplan --list``): dense peaks, power, memory, embodied carbon."""
+    from .accelerators import table
+
+    head = ("device", "aliases", "peak TFLOP/s (dense)", "TDP", "typical power", "memory", "embodied", "source")
+    rows = []
+    for a in table():
+        peaks = ", ".join(f"{p} {_sig(v)}" for p, v in a.peak_tflops.items() if p in ("bf16", "fp16", "fp8", "fp32"))
+        rows.append((a.key, ", ".join(a.aliases[:3]), peaks, f"{a.tdp_w:g} W" if a.tdp_w else "–",
+                     f"{a.typical_power_w:g} W" if a.typical_power_w else "– (TDP used)",
+                     f"{a.memory_gb:g} GB" if a.memory_gb else "–",
+                     f"{a.embodied_kg_co2e:g} kg / {a.lifetime_years:g} y" if a.embodied_kg_co2e else "unknown",
+                     f"{a.spec_source}, {a.year}"))
+    text = "\n".join(["accelerators (eco_magic/data/accelerators.csv):"]
+                     + [f"  {r[0]:<16} {r[2]:<40} TDP {r[3]:<7} avg {r[4]:<13} {r[5]:<7} embodied {r[6]}"
+                        for r in rows])
+    s = STYLE
+    th = "".join(f'<th style="{s["th"]}">{escape(h)}</th>' for h in head)
+    body = "".join("<tr>" + "".join(f'<td style="{s["cell"]}">{escape(c)}</td>' for c in r) + "</tr>" for r in rows)
+    html = (f'<div class="eco-plan" style="{s["card"]}"><b>accelerators</b> '
+            f'<span style="{s["small"]}">eco_magic/data/accelerators.csv</span>'
+            f'<table style="{s["table"]}"><tr>{th}</tr>{body}</table></div>')
+    return {"text/plain": text, "text/html": html}
