@@ -207,7 +207,8 @@ def for_devices(devices: Iterable[Any], duration_s: float, *, lifetime_years: fl
     scope = ("whole devices the kernel saw, for the cell's wall time"
              + ("" if count_chassis else "; no server chassis counted (no datacenter GPU; pass server=True)"))
     tables = "; ".join(r.label() for r in used)
-    return total, f"{'; '.join(parts)} — {scope}. Rows: {tables}", tuple(notes)
+    partial = "partial, some hardware not counted (see notes): " if notes else ""
+    return total, f"{partial}{'; '.join(parts)} — {scope}. Rows: {tables}", tuple(notes)
 
 
 def installed_memory_gb() -> float | None:

@@ -25,7 +25,7 @@ STYLE = {
     "value": "font-size:17px;font-weight:600",
     "badge": ("background:var(--jp-brand-color1, #1565c0);color:var(--jp-ui-inverse-font-color0, #fff);"
               "border-radius:9px;padding:0 7px;font-size:11px;margin-left:6px"),
-    "table": "border-collapse:collapse;margin-top:6px;font-size:12px",
+    "table": "border-collapse:collapse;margin-top:6px;font-size:12px;color:inherit",
     "th": "text-align:left;color:var(--jp-ui-font-color2, #57606a);font-size:11px;padding:0 10px 0 0",
     "cell": "padding:0 10px 0 0;vertical-align:top",
     "num": "padding:0 10px 0 0;text-align:right;white-space:nowrap",

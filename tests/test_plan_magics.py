@@ -114,3 +114,24 @@ def test_compare_spec():
     for bad in (["params"], ["params=30B,"], ["params=1,2", "params=3,4"]):
         with pytest.raises(ValueError):
             plan_options.parse_compare(bad)
+
+
+def test_planning_opens_no_connection(ip, monkeypatch):
+    """The planner, its tables and %ecoplan work with every socket refused."""
+    import socket
+
+    seen: list[str] = []
+
+    def refuse(name):
+        def blocked(*args, **kwargs):
+            seen.append(name)
+            raise OSError("network access blocked by the test")
+        return blocked
+
+    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
+        monkeypatch.setattr(socket.socket, name, refuse(f"socket.{name}"))
+    for name in ("create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+        monkeypatch.setattr(socket, name, refuse(name))
+    cap, _ = run(ip, "--params 30B --tokens 600B --device H100 --devices 64 --region aws:us-east-1 "
+                     "--compare params=30B,100B")
+    assert cap.outputs and seen == []
