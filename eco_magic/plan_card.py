@@ -134,8 +134,8 @@ def _rows(p: "Plan") -> list[tuple[str, str, str]]:
 def summary_line(p: "Plan") -> str:
     emb = f" (+{mass_kg(p.embodied_co2_kg)} embodied)" if p.embodied_co2_kg is not None else ""
     on = f" on {p.devices:,} × {p.device}" if p.devices and p.device else ""
-    return (f"ecoplan: {p.label}{on} · {duration(p.duration_s)} · {energy_kwh(p.facility_energy_kwh)} at the meter · "
-            f"{mass_kg(p.co2_kg)} CO₂e{emb} · {volume_l(p.water_l)} water")
+    return (f"ecoplan: {p.label}{on} · {duration(p.duration_s)} · {energy_kwh(p.facility_energy_kwh)} at the "
+            f"meter · {mass_kg(p.co2_kg)} CO₂e{emb} · {volume_l(p.water_l)} water")
 
 
 def render_text(p: "Plan") -> str:

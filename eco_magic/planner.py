@@ -267,7 +267,7 @@ def plan(*, params: float | None = None, tokens: float | None = None, phase: str
         if peak:
             hardware_efficiency = achieved_tflops / peak
     elif peak is not None and hardware_efficiency is None and days is not None:
-        throughput_source = "implied by the given days"  # filled in below, once the duration is known
+        throughput_source = "implied by the given days" if flops is not None else ""  # computed below
     elif peak is not None:
         if hardware_efficiency is None:
             hardware_efficiency = DEFAULT_HARDWARE_EFFICIENCY
@@ -374,6 +374,12 @@ def _scaled_ci(ci: Any, factor: float) -> tuple[float, float] | None:
     return (float(ci[0]) * factor, float(ci[1]) * factor)
 
 
+def _n(x: float) -> str:
+    """``10,000`` for whole numbers, else three significant figures."""
+    x = float(x)
+    return f"{x:,.0f}" if x == int(x) and abs(x) < 1e15 else f"{x:,.3g}"
+
+
 def scale(source: Any, *, items: float | None = None, tokens: float | None = None, label: str = "") -> Plan:
     """A measured cell (an :class:`~eco_magic.result.EcoResult` or a ledger record dict) scaled to ``items``
     items (the cell ran with ``--items``) or ``tokens`` generated tokens (the cell counted ``tokens_out``).
@@ -401,9 +407,9 @@ def scale(source: Any, *, items: float | None = None, tokens: float | None = Non
     energy_kwh = acc.kwh_from_j(float(get("energy_j") or 0.0)) * factor
     pue = float(get("pue") or 1.0)
     emb_g = get("embodied_co2_g")
-    notes = [f"scaled ×{factor:.4g} from {measured:g} {what} to {target:g}: assumes every {what[:-1]} costs what the "
-             "measured ones did on the same hardware, one after another; fixed costs inside the cell (loading, "
-             "warm-up) are scaled too"]
+    notes = [f"scaled ×{factor:.4g} from {_n(measured)} {what} to {_n(target)}: assumes every {what[:-1]} costs "
+             "what the measured ones did on the same hardware, one after another; fixed costs inside the cell "
+             "(loading, warm-up) are scaled too"]
     ci = {name: _scaled_ci(get(f"{name}_ci"), factor) for name in ("energy_j", "co2_g", "water_l")}
     if runs < 2:
         notes.append("one measured run: no interval (measure with --repeat N to carry one)")
@@ -414,7 +420,7 @@ def scale(source: Any, *, items: float | None = None, tokens: float | None = Non
     row_id = get("row_id")
     where = f"ledger row {row_id}: " if row_id is not None else "ledger row "
     group = f", group {get('group')}" if get("group") else ""
-    origin = (f"{where}{get('label') or '(no label)'!r} measured {get('started_at') or '?'}, {measured:g} {what}"
+    origin = (f"{where}{get('label') or '(no label)'!r} measured {get('started_at') or '?'}, {_n(measured)} {what}"
               f"{f', mean of {runs} runs' if runs > 1 else ''}{group}")
     devices = get("devices") or ()
     names = [d.get("name") if isinstance(d, Mapping) else getattr(d, "name", "") for d in devices]

@@ -116,7 +116,8 @@ def test_measured_cell_has_embodied_carbon_in_ledger_and_exports(ip, tmp_path):
     assert record["embodied_co2_g"] == pytest.approx(r.embodied_co2_g)
     exporters.export([record], tmp_path / "x.json")
     exporters.export([record], tmp_path / "x.csv")
-    assert json.loads((tmp_path / "x.json").read_text())["records"][0]["embodied_co2_g"] == pytest.approx(r.embodied_co2_g)
+    exported = json.loads((tmp_path / "x.json").read_text())["records"][0]
+    assert exported["embodied_co2_g"] == pytest.approx(r.embodied_co2_g)
     row = next(csv.DictReader((tmp_path / "x.csv").open(encoding="utf-8")))
     assert float(row["embodied_co2_g"]) == pytest.approx(r.embodied_co2_g) and row["embodied_source"]
     # calibrated by measurement: 64 items measured, 6,400 planned
