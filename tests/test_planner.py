@@ -215,3 +215,21 @@ def test_scale_a_ledger_record_names_its_row():
     assert p.calibrated_from.startswith("ledger row 42")
     assert p.energy_kwh_ci[1] / p.energy_kwh == pytest.approx(1.1)
     assert math.isclose(p.energy_j, 2000.0)
+
+
+def test_a_year_of_a_cluster_needs_no_flops():
+    p = plan(device="H100", devices=64, days=365, region="WORLD")
+    assert p.flops is None and p.achieved_tflops is None and p.throughput_source == ""
+    assert p.energy_kwh == pytest.approx(64 * 700 * 365 * 24 / 1000)
+    assert p.embodied_co2_kg == pytest.approx(64 * 575.1 / 5)  # one year of a 5-year lifetime
+    assert "FLOPs not given" in str(p._repr_mimebundle_()["text/plain"])
+
+
+def test_importing_the_planner_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, eco_magic; p = eco_magic.plan(flops=1e21, achieved_tflops=100, power_w=300); "
+            "print(sorted(m for m in ('IPython', 'pandas', 'matplotlib', 'pynvml') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
