@@ -8,8 +8,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "measure", "repeat", "ledger", "load_ipython_extension", "unload_ipython_extension",
-           "EcoResult", "DeviceReading"]
+__all__ = ["__version__", "measure", "repeat", "ledger", "plan", "Plan", "load_ipython_extension",
+           "unload_ipython_extension", "EcoResult", "DeviceReading"]
 
 
 def load_ipython_extension(ipython) -> None:
@@ -46,4 +46,8 @@ def __getattr__(name: str):  # lazy public names, so ``import eco_magic`` stays 
         from .series import repeat
 
         return repeat
+    if name in ("plan", "Plan"):  # the planner: MLCarbon's method before running (issue 17)
+        from . import planner
+
+        return getattr(planner, name)
     raise AttributeError(f"module 'eco_magic' has no attribute {name!r}")

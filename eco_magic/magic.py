@@ -385,13 +385,14 @@ def load(ipython) -> None:
     key = id(ipython)
     if key in _LOADED:
         return
-    from . import ledger_magics
+    from . import ledger_magics, plan_magics
     from .magic_cell import Transformer
 
     _sanitize_config(ipython.config)
     magics = EcoMagics(shell=ipython)
     ipython.register_magics(magics)
     ledger_magics.register(ipython)
+    plan_magics.register(ipython)
     ipython.events.register("pre_run_cell", magics._pre_any_cell)
     ipython.events.register("post_run_cell", magics._post_any_cell)
     magics._transformer = Transformer(ipython)
@@ -409,7 +410,7 @@ def unload(ipython) -> None:
     magics = _LOADED.pop(id(ipython), None)
     if magics is None:
         return
-    from . import ledger_magics
+    from . import ledger_magics, plan_magics
 
     magics._auto_off()
     for name, fn in (("pre_run_cell", magics._pre_any_cell), ("post_run_cell", magics._post_any_cell)):
@@ -428,6 +429,7 @@ def unload(ipython) -> None:
     except (AttributeError, ValueError):
         pass
     ledger_magics.unregister(ipython)
+    plan_magics.unregister(ipython)
     mm = ipython.magics_manager
     for kind in ("line", "cell"):
         for name in list(magics.magics.get(kind, {})):
