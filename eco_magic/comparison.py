@@ -406,8 +406,11 @@ def pct_text(pct: float, digits: int | None = None) -> str:
 
 
 def times_text(ratio: float) -> str:
-    """'2.3×', '0.41×', '12×'."""
-    return f"{ratio:.2g}×" if ratio < 10 else f"{ratio:.0f}×"
+    """'123×', '12.3×', '2.00×', '0.398×', '0.0412×': three significant figures, trailing zeros kept."""
+    if ratio <= 0 or not math.isfinite(ratio):
+        return f"{ratio:g}×"
+    decimals = max(0, 2 - math.floor(math.log10(ratio)))
+    return f"{ratio:.{decimals}f}×"
 
 
 def ci_text(r: RatioInterval) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 import pytest
 
@@ -27,7 +28,8 @@ def test_doubled_energy_is_higher_with_an_interval_containing_two():
     b = c.group("b")
     assert b.verdict == "higher"
     assert b.ratio.low < 2.0 < b.ratio.high
-    assert b.statement.startswith("b uses 2")  # "b uses 2× the energy of a (95 % CI 1.9× … 2.1×, 5 runs each)"
+    assert re.fullmatch(r"b uses 2\.\d\d× the energy of a \(95 % CI [12]\.\d\d× … 2\.\d\d×, 5 runs each\)",
+                        b.statement), b.statement
     assert "the energy of a (95 % CI" in b.statement and "5 runs each" in b.statement
     assert c.group("a").verdict == "baseline" and c.group("a").is_baseline
 
@@ -60,7 +62,7 @@ def test_hand_checked_ratio_interval_and_sentence():
     half = 2.7764451051977987 * math.sqrt(2 / 108)
     assert (g.ratio.ratio, g.ratio.low, g.ratio.high) == (2.0, pytest.approx(2 * math.exp(-half)),
                                                           pytest.approx(2 * math.exp(half)))
-    assert g.statement == "slow uses 2× the energy of fast (95 % CI 1.4× … 2.9×, 3 runs each)"
+    assert g.statement == "slow uses 2.00× the energy of fast (95 % CI 1.37× … 2.92×, 3 runs each)"
     assert c.group("fast").summary.mean == 6.0
 
 
@@ -237,4 +239,5 @@ def test_every_metric_compares():
 def test_pct_and_times_text():
     assert [cmp.pct_text(x) for x in (0.0, 0.04, -4.25, 12.4, -9.96, 54.2)] == \
         ["0 %", "0 %", "−4.2 %", "+12 %", "−10 %", "+54 %"]
-    assert [cmp.times_text(x) for x in (2.0, 0.41, 12.3, 1.547)] == ["2×", "0.41×", "12×", "1.5×"]
+    assert [cmp.times_text(x) for x in (2.0, 0.4, 12.34, 1.547, 0.04123, 250.2)] == \
+        ["2.00×", "0.400×", "12.3×", "1.55×", "0.0412×", "250×"]

@@ -57,7 +57,7 @@ def test_show_publishes_controls_and_a_static_snapshot(explorer):
     assert WIDGET in controls and controls["text/plain"].startswith("compare explorer: energy by label")
     assert WIDGET not in snapshot and set(snapshot) == {"text/plain", "text/html"}
     assert "int8 uses 2" not in snapshot["text/plain"]  # 0.4×: the times form
-    assert "int8 uses 0.4× the energy of fp32" in snapshot["text/plain"]
+    assert "int8 uses 0.400× the energy of fp32" in snapshot["text/plain"]
     assert "<svg class='eco-chart'" in snapshot["text/html"]
     assert [o for o in e.metric.options] == [("Energy", "energy"), ("CO₂e", "co2"), ("Water", "water"),
                                              ("Duration", "duration")]

@@ -132,7 +132,7 @@ def test_compare_by_another_field_and_baseline_over_all_sessions(lm):
     other_session().append(make_result("a", 202.0, precision="fp32"))
     add(make_result("b", 50.0, precision="int8"), make_result("b", 50.5, precision="int8"))
     text = bundles(run(lm, "compare --by precision --baseline int8 --all --static"))[0]["text/plain"]
-    assert "fp32 uses 4× the energy of int8 (95 % CI" in text and "ratio to int8" in text
+    assert "fp32 uses 4.00× the energy of int8 (95 % CI" in text and "ratio to int8" in text
     with pytest.raises(UsageError, match="no group 'fp32'"):
         run(lm, "compare --by precision --baseline fp32")  # this session has int8 only
 

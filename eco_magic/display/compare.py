@@ -48,7 +48,7 @@ def _cell(value: float | None, factor: float) -> str:
 # JupyterLab's theme variables with light fallbacks: readable in the dark theme too
 _BORDER = "var(--jp-border-color2, #d0d7de)"
 _MUTED = "var(--jp-ui-font-color2, #57606a)"
-_BOX = ("font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;line-height:1.4;"
+_BOX = ("font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:13px;line-height:1.4;"
         f"border:1px solid {_BORDER};border-radius:8px;padding:8px 12px;max-width:980px;"
         "color:var(--jp-ui-font-color0, #1f2328);background:var(--jp-layout-color1, #fbfdfb)")
 _TABLE = "border-collapse:collapse;font-size:12px;margin-top:4px"

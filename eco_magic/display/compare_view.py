@@ -25,8 +25,9 @@ MAX_TABLE_GROUPS = 200
 _BOX = (f"font-family:{svg.FONT};font-size:13px;line-height:1.4;border:1px solid {svg.GRID};border-radius:8px;"
         f"padding:8px 12px;max-width:980px;color:{svg.FG};background:var(--jp-layout-color1, #fbfdfb)")
 _TABLE = "border-collapse:collapse;font-size:12px;margin-top:6px"
-_TH = f"text-align:left;color:{svg.MUTED};font-weight:600;padding:2px 8px;border-bottom:1px solid {svg.GRID}"
-_TD = "padding:1px 8px"
+_TH = (f"text-align:left;color:{svg.MUTED};font-weight:600;padding:2px 8px;border-bottom:1px solid {svg.GRID};"
+       "white-space:nowrap")
+_TD = "padding:1px 8px;white-space:nowrap"
 _RIGHT = "text-align:right;font-variant-numeric:tabular-nums"
 _SMALL = f"font-size:11px;color:{svg.MUTED};margin-top:4px"
 
@@ -40,9 +41,9 @@ def _num(value: float | None, factor: float = 1.0) -> str:
 
 
 def _times(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.3g}×"
+    from ..comparison import times_text
+
+    return "" if value is None else times_text(value)
 
 
 def title(c: "Comparison") -> str:
@@ -66,7 +67,7 @@ def _columns(c: "Comparison") -> tuple[list[str], list[list[str]], set[int]]:
         s, r = g.summary, g.ratio
         ci = f"{_num(s.ci_low, factor)} … {_num(s.ci_high, factor)}" if s and s.ci_low is not None else ""
         ratio = "1×" if g.is_baseline and s else _times(r.ratio if r else None)
-        ratio_ci = f"{r.low:.3g} … {r.high:.3g}×" if r and r.low is not None else ""
+        ratio_ci = f"{_times(r.low)} … {_times(r.high)}" if r and r.low is not None else ""
         row = [g.group, str(g.n) if g.n == g.n_rows else f"{g.n} of {g.n_rows}",
                _num(s.mean if s else None, factor), ci, ratio, ratio_ci, g.verdict]
         if c.quality is not None:
@@ -161,8 +162,8 @@ def compare_html(c: "Comparison") -> str:
     more = f"<div style='{_SMALL}'>{escape(_overflow(c))}</div>" if _overflow(c) else ""
     return (f"<div class='eco-compare-view' style='{_BOX}'><div style='font-weight:600'>{escape(title(c))}</div>"
             f"<div style='margin-top:6px'>{charts}</div>"
-            f"<table class='eco-compare-table' style='{_TABLE}'><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>{more}{verdicts}"
+            f"<div style='overflow-x:auto'><table class='eco-compare-table' style='{_TABLE}'><thead><tr>{head}"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{more}{verdicts}"
             f"<div class='eco-notes' style='{_SMALL}'>{notes}<div>method: {escape(c.method)}</div></div></div>")
 
 

@@ -16,7 +16,6 @@ import math
 from html import escape
 from typing import TYPE_CHECKING, Sequence
 
-from . import fmt
 
 if TYPE_CHECKING:
     from ..comparison import Comparison, Group
@@ -28,7 +27,7 @@ BAND = "var(--jp-layout-color3, #e6e9ed)"
 BETTER = "var(--jp-success-color1, #2e7d32)"
 WORSE = "var(--jp-error-color1, #c62828)"
 BASE = "var(--jp-brand-color1, #1565c0)"
-FONT = "system-ui,-apple-system,'Segoe UI',sans-serif"
+FONT = "system-ui,-apple-system,Segoe UI,sans-serif"  # no quotes: it goes inside quoted style attributes
 
 ROW_H = 24
 MAX_GROUPS = 30
@@ -64,17 +63,23 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     return ticks
 
 
-def log_ticks(low: float, high: float) -> list[float]:
-    """Ratio ticks between ``low`` and ``high`` from a readable ladder (…0.5, 0.8, 1, 1.25, 2…)."""
-    ladder = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2, 3, 4, 5, 10, 20, 50, 100]
+def log_ticks(low: float, high: float, px_per_log: float = 100.0, min_gap_px: float = 34.0) -> list[float]:
+    """Ratio ticks between ``low`` and ``high`` from a readable ladder (…0.5, 0.8, 1, 1.25, 2…), at least
+    ``min_gap_px`` apart when one unit of natural log spans ``px_per_log`` pixels; 1 is always kept."""
+    ladder = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2, 3, 4, 5, 10, 20,
+              50, 100]
     inside = [t for t in ladder if low <= t <= high]
-    if len(inside) > 7:  # too many: keep 1 and every other
-        inside = [t for i, t in enumerate(inside) if t == 1.0 or i % 2 == 0]
-    return inside or [1.0]
+    chosen = [1.0] if low <= 1.0 <= high else []
+    # walk outwards from 1 so the ticks nearest the line at 1 win
+    for t in sorted(inside, key=lambda v: abs(math.log(v))):
+        if all(abs(math.log(t) - math.log(c)) * px_per_log >= min_gap_px for c in chosen):
+            chosen.append(t)
+    return sorted(chosen) or [1.0]
 
 
 def _tick_label(v: float) -> str:
-    return fmt._sig(v, 3) if v else "0"  # noqa: SLF001 - shared significant-figure formatter
+    """The shortest exact-looking label: 2.5, 10, 0.85, 1.2e+04."""
+    return f"{v:.6g}"
 
 
 def _svg_open(width: int, height: int, label: str) -> str:
@@ -126,7 +131,9 @@ def interval_chart(c: "Comparison") -> str:
     x0 = left_x + label_w
     hi = max(max(highs), 0.0) / factor or 1.0
     ticks = nice_ticks(0.0, hi * 1.05)
-    scale_max = max(ticks[-1], hi * 1.05) if ticks else hi * 1.05
+    if len(ticks) > 1 and ticks[-1] < hi * 1.05:
+        ticks.append(round(ticks[-1] + (ticks[1] - ticks[0]), 12))
+    scale_max = ticks[-1] if ticks and ticks[-1] > 0 else hi * 1.05
 
     def sx(v: float) -> float:
         return x0 + mid_w * max(0.0, v / factor) / scale_max
@@ -155,7 +162,7 @@ def interval_chart(c: "Comparison") -> str:
     parts.append(f"<rect x='{band_lo:.1f}' y='{top - 6}' width='{max(band_hi - band_lo, 1):.1f}' "
                  f"height='{ROW_H * len(groups) + 10}' style='fill:{BAND};opacity:0.7'><title>"
                  f"{escape(f'within ±{100 * band:.1f} %: not called a difference')}</title></rect>")
-    for t in log_ticks(math.exp(lo), math.exp(hi_r)):
+    for t in log_ticks(math.exp(lo), math.exp(hi_r), right_w / (hi_r - lo)):
         x = rx(t)
         parts.append(_line(x, top - 6, x, height - bottom + 4, MUTED if t == 1.0 else GRID))
         parts.append(_text(x, height - bottom + 16, f"{t:g}×", "middle", MUTED, 10))
@@ -191,7 +198,7 @@ def pareto_chart(c: "Comparison") -> str:
     ys_lo = [g.quality.ci_low if g.quality.ci_low is not None else g.quality.mean for g in groups]
     ys_hi = [g.quality.ci_high if g.quality.ci_high is not None else g.quality.mean for g in groups]
     factor, unit = _unit(c, xs_hi)
-    width, height, left, right, top, bottom = 460, 300, 62, 24, 30, 42
+    width, height, left, right, top, bottom = 460, 300, 62, 24, 38, 36
     pw, ph = width - left - right, height - top - bottom
 
     def padded(lo: float, hi: float) -> tuple[float, float]:
@@ -236,6 +243,6 @@ def pareto_chart(c: "Comparison") -> str:
             parts.append(_line(x, py(g.quality.ci_low), x, py(g.quality.ci_high), col, 1.5))
         parts.append(_point(x, y, col, filled=bool(g.pareto)))
         parts.append(_text(x + 7, y - 6, short(g.group, 16), colour=col, size=10))
-    parts.append(_text(width - right, height - 20, "● Pareto front   ○ beaten on both", "end", MUTED, 10))
+    parts.append(_text(width - right, 28, "● Pareto front   ○ beaten on both", "end", MUTED, 10))
     parts.append("</svg>")
     return "".join(parts)
