@@ -241,3 +241,36 @@ def test_pct_and_times_text():
         ["0 %", "0 %", "−4.2 %", "+12 %", "−10 %", "+54 %"]
     assert [cmp.times_text(x) for x in (2.0, 0.4, 12.34, 1.547, 0.04123, 250.2)] == \
         ["2.00×", "0.400×", "12.3×", "1.55×", "0.0412×", "250×"]
+
+
+# --- properties --------------------------------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_energy = st.one_of(st.none(), st.floats(0, 1e6, allow_nan=False), st.just(0.0))
+_row = st.fixed_dictionaries({
+    "label": st.sampled_from(["a", "b", "c", "", None]),
+    "energy_j": _energy, "energy_resolution_j": st.one_of(st.none(), st.floats(0, 10)),
+    "status": st.sampled_from(["ok", "ok", "ok", "error"]),
+    "recorded": st.dictionaries(st.just("acc"), st.one_of(st.floats(-1, 1), st.text(max_size=2)), max_size=1)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_row, max_size=25), st.sampled_from([None, "acc"]))
+def test_any_rows_give_a_closed_set_of_verdicts_and_intervals_around_the_ratio(recs, quality):
+    try:
+        c = cmp.compare(recs, "energy", quality=quality)
+    except ValueError as exc:  # only the documented reasons
+        assert "no cell" in str(exc)
+        return
+    for g in c.groups:
+        assert g.verdict in cmp.VERDICTS
+        assert g.is_baseline == (g.group == c.baseline)
+        if g.ratio is not None and g.ratio.low is not None:
+            assert 0 < g.ratio.low <= g.ratio.ratio * (1 + 1e-12) and g.ratio.ratio <= g.ratio.high * (1 + 1e-12)
+        if g.verdict in ("higher", "lower"):
+            assert g.ratio.low > 1 + g.threshold - 1e-12 or g.ratio.high < 1 - g.threshold + 1e-12
+    c.to_frame()
+    from eco_magic.display.compare_view import compare_bundle
+
+    compare_bundle(c)
