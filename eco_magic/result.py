@@ -207,6 +207,10 @@ class EcoResult:
     # kind of carbon intensity: "annual average", "hourly", "live", "marginal"; its time when not annual
     carbon_kind: str = "annual average"
     carbon_time: str | None = None
+    # live intensity only: the same cell at the cleanest hour the provider gave around it (CO2e, g) and that hour
+    # ("2026-11-22T13:00Z (last 24 h)"); None when not live or the provider gave no series
+    cleanest_hour_co2_g: float | None = None
+    cleanest_hour_time: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
