@@ -119,12 +119,12 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         carbon_kind, carbon_time = live.kind, live.time
     else:
         ci, carbon_source, carbon_year = region.carbon_intensity_g_per_kwh, region.ci_source, region.ci_year
-    if live is not None and settings.carbon_intensity_g_per_kwh is None:
-        all_notes.extend(live.notes)
     co2 = acc.co2_g(energy_j, ci, pue)
     cleanest_co2 = cleanest_time = None
-    if live is not None and live.g_per_kwh is not None and live.cleanest_g_per_kwh is not None:
-        cleanest_co2, cleanest_time = acc.co2_g(energy_j, live.cleanest_g_per_kwh, pue), live.cleanest_time
+    if live is not None and settings.carbon_intensity_g_per_kwh is None:
+        all_notes.extend(live.notes)
+        if live.g_per_kwh is not None and live.cleanest_g_per_kwh is not None:
+            cleanest_co2, cleanest_time = acc.co2_g(energy_j, live.cleanest_g_per_kwh, pue), live.cleanest_time
 
     if settings.water_model == "li":
         w_pue, w_pue_origin = li_pue(region, settings.pue, pue)

@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +14,7 @@ from eco_magic import accounting as acc
 from eco_magic import regions, whatif
 from eco_magic.assemble import Settings, build_result
 from eco_magic.regions import lookup
+from helpers import make_measurement
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = json.loads((REPO / "tests" / "data" / "codecarbon_3_3_2_subnational.json").read_text(encoding="utf-8"))
@@ -170,15 +170,8 @@ def test_a_bidding_zone_without_a_figure_takes_its_country_and_says_so():
 
 
 # ------------------------------------------------------------------------------------- water
-def measurement(energy_j: float, *, datacenter: bool = True, started_at: float = 1.7e9, duration_s: float = 3600.0):
-    """A measurement as the sampler returns it, duck-typed: one GPU channel with counted energy."""
-    info = SimpleNamespace(key="gpu:0", kind="gpu", name="Test GPU", source="test counter", scope="device",
-                           details={"datacenter": datacenter, "counter_update_s": 0.1}, method="counter")
-    ch = SimpleNamespace(info=info, energy_j=energy_j, method="counter", mean_power_w=energy_j / duration_s,
-                         peak_power_w=None, peak_temp_c=None, mean_util_pct=None, throttle_events=(), n_samples=10,
-                         n_errors=0, notes=())
-    return SimpleNamespace(duration_s=duration_s, channels=(ch,), trace=None, n_ticks=10, rate="fixed 1 Hz",
-                           notes=(), started_at=started_at)
+def measurement(energy_j: float, *, datacenter: bool = True):
+    return make_measurement(energy_j, kind="gpu", datacenter=datacenter, duration_s=3600.0)
 
 
 GPT3_J = 1287e3 * 3.6e6  # 1,287 MWh of IT energy (Patterson et al., used by Li et al.)

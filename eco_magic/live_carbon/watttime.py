@@ -142,7 +142,8 @@ def lookup(region: "Region", start: dt.datetime, end: dt.datetime, ctx: "Context
         hit = window_mean(points, period, start, end)
         if hit is not None:
             value, used = hit
-            when = iso(used[0][0]) if len(used) == 1 else f"{iso(used[0][0])}/{iso(used[-1][0])}"
+            last_end = used[-1][0] + dt.timedelta(seconds=period)
+            when = iso(used[0][0]) if len(used) == 1 else f"{iso(used[0][0])}/{iso(last_end)}"
             source = f"{label}: {period / 60:g}-minute values over the cell"
     except LiveError as exc:
         if exc.status not in (403, 404):
