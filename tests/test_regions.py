@@ -294,6 +294,37 @@ def test_timezone_guess(zone, code, no_system_tz):
     assert r.resolved_by.startswith("timezone guess (")
 
 
+@pytest.mark.parametrize("zone, code, note", [
+    ("America/Toronto", "CA-ON", "the zone also covers most of Quebec: --region CA-QC there"),
+    ("Canada/Eastern", "CA-ON", "most of Quebec"),
+    ("America/Montreal", "CA-QC", None), ("America/Vancouver", "CA-BC", None), ("America/Regina", "CA-SK", None),
+    ("America/Halifax", "CA-NS", "Prince Edward Island"), ("America/Edmonton", "CA-AB", "BC, NT and SK"),
+    ("America/St_Johns", "CA-NL", None), ("America/Whitehorse", "CA-YT", None),
+    ("America/Phoenix", "US-AZ", None), ("Pacific/Honolulu", "US-HI", None), ("US/Alaska", "US-AK", None),
+    ("America/Indiana/Indianapolis", "US-IN", None), ("America/Detroit", "US-MI", None),
+    ("Asia/Urumqi", "CN-XJ", None), ("Asia/Harbin", "CN-HL", None),
+    ("America/New_York", "US", "the zone spans several US states"),
+    ("America/Los_Angeles", "US", "the zone spans several US states"),
+    ("Europe/Stockholm", "SE", "bidding zones SE1-SE4"), ("Europe/Oslo", "NO", "bidding zones NO1-NO5"),
+    ("Asia/Shanghai", "CN", "every Chinese province"), ("Europe/Paris", "FR", None), ("Europe/Helsinki", "FI", None),
+])
+def test_timezone_guess_reaches_provinces_where_the_zone_says_so(zone, code, note, no_system_tz):
+    r = resolve(env={}, timezone=zone)
+    assert r.code == code
+    if note is None:
+        assert r.resolved_by == f"timezone guess ({zone})"
+    else:
+        assert r.resolved_by.startswith(f"timezone guess ({zone}; ") and note in r.resolved_by
+
+
+def test_every_timezone_subdivision_is_a_grid_of_its_country():
+    for row in regions._read_csv("timezones.csv"):
+        if row["subdivision"]:
+            region = lookup(row["subdivision"])
+            assert region.code == row["subdivision"] and region.parent == row["iso2"], row
+            assert region.kind in ("us_state", "ca_province", "cn_province"), row
+
+
 def test_timezone_guess_names_the_zone(no_system_tz):
     assert resolve(env={}, timezone="Europe/Paris").resolved_by == "timezone guess (Europe/Paris)"
 

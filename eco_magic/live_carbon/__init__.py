@@ -86,7 +86,7 @@ class LiveConfig:
 
     timeout_s: float = 4.0
     budget_s: float = 8.0
-    max_age_s: float = 3600.0
+    max_age_s: float = 900.0
     cache_dir: Path | None = None
     zone: str | None = None
 
