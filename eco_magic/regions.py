@@ -79,8 +79,9 @@ def lookup(query: str) -> Region:
     case and with or without accents (``"france"``, ``"Czech Republic"``, ``"UK"``, ``"Türkiye"``), US
     states (``"US-CA"``, ``"California"``; the country wins a clash such as ``"Georgia"``, use ``"US-GA"``),
     Canadian and Chinese provinces (``"CA-QC"``, ``"Quebec"``, ``"CN-BJ"``, ``"Beijing"``), Nordic bidding zones
-    (``"SE3"``, ``"SE-SE3"``, ``"NO1"``, ``"DK1"``, ``"FI-ZONE"``), cloud regions with or without provider (``"aws:us-east-1"``, ``"us-east-1"``, ``"gcp:europe-west9"``,
-    ``"azure:westeurope"``, ``"East US"``) and ``"world"``.
+    (``"SE3"``, ``"SE-SE3"``, ``"NO1"``, ``"DK1"``, ``"FI-ZONE"``), cloud regions with or without provider
+    (``"aws:us-east-1"``, ``"us-east-1"``, ``"gcp:europe-west9"``, ``"azure:westeurope"``, ``"East US"``) and
+    ``"world"``.
 
     Raises :class:`UnknownRegionError` (a ``ValueError``) with up to three close matches.
     """
