@@ -204,7 +204,8 @@ class EcoResult:
     # embodied carbon of the hardware used, amortised over the cell (separate from the operational co2_g)
     embodied_co2_g: float | None = None
     embodied_source: str = ""
-    # kind of carbon intensity: "annual average", "hourly", "live", "marginal"; its time when not annual
+    # kind of carbon intensity: "annual average", "hourly", "live" (latest reading), "marginal", or "user value"
+    # (--ci); its time when not annual (ISO 8601 UTC instant or start/end interval)
     carbon_kind: str = "annual average"
     carbon_time: str | None = None
     # live intensity only: the same cell at the cleanest hour the provider gave around it (CO2e, g) and that hour
