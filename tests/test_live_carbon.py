@@ -358,3 +358,26 @@ def test_default_result_is_annual(fake):
     r = build_result(measurement(), lookup("FR"), Settings())
     assert (r.carbon_kind, r.carbon_time, r.cleanest_hour_co2_g, r.cleanest_hour_time) == \
         ("annual average", None, None, None)
+
+
+# ---------------------------------------------------------------------------------- through the magic and the API
+def test_magic_uses_the_live_provider_when_configured(fake, ip, monkeypatch, tmp_path):
+    from IPython.utils.capture import capture_output
+
+    em_routes(fake)
+    for key, value in fake.env(ECO_MAGIC_CACHE_DIR=str(tmp_path / "cache")).items():
+        monkeypatch.setenv(key, value)
+    ip.run_line_magic("config", "EcoMagics.live_carbon = 'Electricity Maps'")
+    try:
+        with capture_output():
+            r = ip.run_cell_magic("ecolyze", "-o -q", "sum(range(1000))")
+        assert r.carbon_kind == "live" and r.carbon_intensity_g_per_kwh == 222.0
+        assert "Electricity Maps" in r.carbon_source and "FR" in r.carbon_source
+        assert any(path.startswith("/em/") for path, _, _ in fake.requests)
+        import eco_magic
+
+        with eco_magic.measure(live_carbon="off") as m:   # the API can switch it off for one block
+            pass
+        assert m.result.carbon_kind == "annual average"
+    finally:
+        ip.run_line_magic("config", "EcoMagics.live_carbon = None")
