@@ -262,3 +262,35 @@ def test_encoder_decoder_generation_counts_new_tokens_only(lm):
         counts = watch.stop()
     assert out.shape == (2, 5)                                   # decoder start token + 4 new
     assert (counts.tokens_in, counts.tokens_out, counts.responses) == (6, 8, 2)
+
+
+# --- eco_magic.measure(): the same counting for Python code, each measurement its own tokens -----------------------
+
+def test_measure_block_counts_generation(lm):
+    ids = torch.tensor([[3, 4, 5], [6, 7, 8]])
+    with eco_magic.measure("api-gen", ledger=False) as m:
+        lm.generate(ids, max_new_tokens=5, min_new_tokens=5, do_sample=False)
+    r = m.result
+    assert (r.tokens_in, r.tokens_out, r.responses) == (6, 10, 2)
+    assert r.energy_per_token_j == r.energy_j / 10
+    assert GenerationMixin.__dict__["generate"] is ORIGINAL
+
+
+def test_concurrent_measurements_in_threads_keep_their_own_tokens(lm):
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def worker(name, new):
+        with eco_magic.measure(name, ledger=False) as m:
+            barrier.wait(timeout=30)                # both measurements are running now
+            lm.generate(torch.tensor([[3, 4]]), max_new_tokens=new, min_new_tokens=new, do_sample=False)
+            barrier.wait(timeout=30)
+        results[name] = m.result
+
+    threads = [threading.Thread(target=worker, args=(f"t{n}", n)) for n in (2, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (results["t2"].tokens_out, results["t5"].tokens_out) == (2, 5)
+    assert GenerationMixin.__dict__["generate"] is ORIGINAL

@@ -40,7 +40,6 @@ QF: Mapping[str, float] = {
     "int4": 0.125,   # 4 bits, by the paper's rule (GPTQ/AWQ, torch quint4x2)
     "fp4": 0.125,    # 4-bit floats (E2M1, MXFP4/NVFP4)
     "nf4": 0.125,    # bitsandbytes 4-bit NormalFloat
-    "int3": 0.09375,  # 3 bits (GPTQ bits=3)
     "int2": 0.0625,  # 2 bits (torch quint2x4, GPTQ bits=2)
 }
 PRECISIONS: tuple[str, ...] = tuple(QF)
@@ -65,7 +64,6 @@ for _canon, _spellings in {
     "int4": "int4 i4 q4 q40 q41 q4k q4km q4ks qint4 uint4 quint4x2 4bit w4 gptq awq",
     "fp4": "fp4 float4 e2m1 float4e2m1 float4e2m1fn float4e2m1fnx2 mxfp4 nvfp4",
     "nf4": "nf4",
-    "int3": "int3 uint3 3bit w3",
     "int2": "int2 uint2 quint2x4 2bit w2",
 }.items():
     for _s in _spellings.split():
