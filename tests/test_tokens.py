@@ -230,11 +230,15 @@ def test_a_generate_that_cannot_be_counted_says_so_and_returns_unchanged(lm, mon
     assert counts.tokens_out == 0 and "not counted" in counts.source and "odd output" in counts.source
 
 
-def test_no_hook_without_transformers_imported(monkeypatch):
+def test_no_hook_without_generation_imported_only_a_waiting_finder(monkeypatch):
     monkeypatch.delitem(sys.modules, "transformers")
+    monkeypatch.delitem(sys.modules, "transformers.generation.utils")
+    finders = list(sys.meta_path)
     watch = tokens.start()
     assert GenerationMixin.__dict__["generate"] is ORIGINAL
+    assert len(sys.meta_path) == len(finders) + 1                # waits for the measured code's own import
     assert watch.stop() is None
+    assert sys.meta_path == finders
 
 
 def test_warning_is_not_raised_inside_a_measurement():
@@ -294,3 +298,30 @@ def test_concurrent_measurements_in_threads_keep_their_own_tokens(lm):
         t.join()
     assert (results["t2"].tokens_out, results["t5"].tokens_out) == (2, 5)
     assert GenerationMixin.__dict__["generate"] is ORIGINAL
+
+
+def test_a_cell_that_imports_transformers_itself_is_counted():
+    """transformers is not imported before the cell: eco_magic imports nothing, and hooks generate as soon as the
+    cell's own import loads it; afterwards generate is the original and no finder is left on sys.meta_path."""
+    code = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic("config", "EcoMagics.idle_baseline_s = 0")
+ip.run_line_magic("config", "EcoMagics.persist = False")
+ip.run_line_magic("load_ext", "eco_magic")
+before = "transformers" in sys.modules
+res = ip.run_cell("%%ecolyze -q --var r\nimport torch\nfrom tiny_lm import tiny_gpt2\nlm = tiny_gpt2()\n"
+                  "lm.generate(torch.tensor([[3, 4, 5]]), max_new_tokens=4, min_new_tokens=4, do_sample=False)")
+r = ip.user_ns["r"]
+from transformers.generation.utils import GenerationMixin
+restored = not hasattr(GenerationMixin.__dict__["generate"], "__eco_magic_original__")
+ours = [f for f in sys.meta_path if type(f).__module__.startswith("eco_magic")]
+print(before, res.success, r.tokens_in, r.tokens_out, r.responses, restored, ours == [])
+ip.run_line_magic("unload_ext", "eco_magic")
+"""
+    tests_dir = str(__import__("pathlib").Path(__file__).parent)
+    out = subprocess.run([sys.executable, "-c", code, tests_dir], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-7:] == ["False", "True", "3", "4", "1", "True", "True"]

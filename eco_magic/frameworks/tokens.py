@@ -2,10 +2,12 @@
 
 Two ways tokens reach a measurement:
 
-* **Generation hooks.** A framework adapter may define ``install_token_hook(record)``; :func:`start` calls it when
-  that adapter's library is already in ``sys.modules`` (it never imports one) and the returned function restores
-  the original when the last active watch stops — also when the cell raised. The transformers adapter patches
-  ``GenerationMixin.generate`` (which every pipeline built on generation calls).
+* **Generation hooks.** A framework adapter may define ``install_token_hook(record, failed)``; :func:`start` calls
+  it when the module it patches (``HOOK_MODULE``, else its library) is already in ``sys.modules`` — eco_magic never
+  imports one. When it is not loaded yet, a finder on ``sys.meta_path`` waits, while a watch is active, for the
+  measured code itself to import it, and installs the hook right after that import. The returned function restores
+  the original when the last active watch stops — also when the cell raised — and the finder leaves with it. The
+  transformers adapter patches ``GenerationMixin.generate`` (which every pipeline built on generation calls).
 * **:func:`count_tokens`**, public as ``eco_magic.count_tokens``, for other runtimes (llama.cpp, vLLM, an API
   client loop): it adds to the active measurement(s) and says so when none is running.
 
@@ -14,12 +16,15 @@ and nested ``measure()`` blocks keep theirs), else — a worker thread the cell 
 every active watch. Nested generation (a model whose ``generate`` calls another ``generate``, assisted decoding)
 counts once, at the outermost call of each thread or task. Accumulators take a lock: generation may run in threads.
 
-Cost when no hooked library is imported: one ``sys.modules`` lookup per adapter at :func:`start`.
+Cost when no hooked library is imported: one ``sys.modules`` lookup per adapter at :func:`start`, a finder put on
+``sys.meta_path`` and taken off again, and one dict lookup per module the measured code imports meanwhile.
 """
 from __future__ import annotations
 
 import contextvars
 import importlib
+import importlib.abc
+import importlib.util
 import numbers
 import pkgutil
 import sys
@@ -120,20 +125,91 @@ def _hook_adapters() -> list:
     return _HOOKS
 
 
+def _install(adapter, first: Watch | None) -> None:
+    """Install ``adapter``'s hook now (its module is loaded); caller holds ``_LOCK``."""
+    if adapter.LIBRARY in _RESTORE or not _ACTIVE:
+        return
+    try:
+        restore = adapter.install_token_hook(record, watch_failure)
+    except Exception as exc:  # noqa: BLE001 - counting must never stop a measurement
+        for w in ([first] if first is not None else list(_ACTIVE)):
+            w.fail(f"{adapter.NAME} hook could not be installed ({type(exc).__name__}: {exc})")
+        return
+    if restore is not None:
+        _RESTORE[adapter.LIBRARY] = restore
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Installs an adapter's hook right after the measured code imports the module it patches.
+
+    It finds nothing itself: for a watched name it asks the other finders, and wraps the loader so that the hook
+    is installed once the module has executed. Every other import costs one dict lookup.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, object] = {}  # module name → adapter
+        self._local = threading.local()
+
+    def find_spec(self, name, path, target=None):
+        adapter = self.waiting.get(name)
+        if adapter is None or getattr(self._local, "busy", False):
+            return None
+        self._local.busy = True
+        try:
+            spec = importlib.util.find_spec(name)
+        except Exception:  # noqa: BLE001 - let the import system report it as it would without us
+            return None
+        finally:
+            self._local.busy = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        spec.loader = _HookingLoader(spec.loader, adapter)
+        return spec
+
+
+class _HookingLoader(importlib.abc.Loader):
+    def __init__(self, loader, adapter) -> None:
+        self._loader, self._adapter = loader, adapter
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+        with _LOCK:
+            _FINDER.waiting.pop(getattr(self._adapter, "HOOK_MODULE", ""), None)
+            _install(self._adapter, None)
+
+    def __getattr__(self, name):  # get_source, is_package, … as the real loader answers them
+        return getattr(self._loader, name)
+
+
+_FINDER = _AfterImport()
+
+
+def _sync_finder() -> None:
+    """Finder on ``sys.meta_path`` exactly while some adapter waits; caller holds ``_LOCK``."""
+    present = _FINDER in sys.meta_path
+    if _FINDER.waiting and not present:
+        sys.meta_path.insert(0, _FINDER)
+    elif not _FINDER.waiting and present:
+        sys.meta_path.remove(_FINDER)
+
+
 def start() -> Watch:
     """Start counting for one measurement; call :meth:`Watch.stop` when it ends (in a ``finally``)."""
     watch = Watch()
     with _LOCK:
         _ACTIVE.append(watch)
         for adapter in _hook_adapters():
-            if adapter.LIBRARY in sys.modules and adapter.LIBRARY not in _RESTORE:
-                try:
-                    restore = adapter.install_token_hook(record, watch_failure)
-                except Exception as exc:  # noqa: BLE001 - counting must never stop a measurement
-                    watch.fail(f"{adapter.NAME} hook could not be installed ({type(exc).__name__}: {exc})")
-                    continue
-                if restore is not None:
-                    _RESTORE[adapter.LIBRARY] = restore
+            if adapter.LIBRARY in _RESTORE:
+                continue
+            module = getattr(adapter, "HOOK_MODULE", adapter.LIBRARY)
+            if module in sys.modules:
+                _install(adapter, watch)
+            else:
+                _FINDER.waiting[module] = adapter
+        _sync_finder()
     _CONTEXT.set(_CONTEXT.get() + (watch,))
     return watch
 
@@ -147,6 +223,8 @@ def _stop(watch: Watch) -> None:
         if watch in _ACTIVE:
             _ACTIVE.remove(watch)
         if not _ACTIVE:
+            _FINDER.waiting.clear()
+            _sync_finder()
             for library in list(_RESTORE):
                 try:
                     _RESTORE.pop(library)()

@@ -21,6 +21,8 @@ from .base import Budget, Counted
 NAME = "transformers"
 LIBRARY = "transformers"
 ORDER = 10  # before torch: a PreTrainedModel is also an nn.Module
+#: the module whose import makes generation callable: the token hook is installed once it is loaded
+HOOK_MODULE = "transformers.generation.utils"
 
 
 def claims(cls: type, transformers: Any) -> bool:
@@ -97,7 +99,7 @@ def install_token_hook(record: Callable[..., bool], failed: Callable[[str], None
 
     ``None`` when generation has not been loaded (then nothing can call it without importing it first).
     """
-    utils = sys.modules.get("transformers.generation.utils")
+    utils = sys.modules.get(HOOK_MODULE)
     mixin = getattr(utils, "GenerationMixin", None)
     original = getattr(mixin, "__dict__", {}).get("generate")
     if original is None:
