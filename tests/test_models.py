@@ -8,9 +8,8 @@ import warnings
 
 import pytest
 
-from eco_magic import models
 from eco_magic.frameworks.base import build_info
-from eco_magic.models import QF, ModelInfo, describe, find_in_namespace, from_user_args, normalise_precision
+from eco_magic.models import QF, describe, find_in_namespace, from_user_args, normalise_precision
 
 
 # --- precision names and the user path ------------------------------------------------------------------------
