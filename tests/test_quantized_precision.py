@@ -169,3 +169,29 @@ def test_precision_source_reaches_the_result(ip):
     with capture_output():
         ip.run_cell("%%ecolyze -q --precision int8\nllm.eval()")
     assert eco_magic.ledger()[-1].precision_source == "user-supplied (--precision)"
+
+
+def test_a_tensor_subclass_that_is_not_quantized_keeps_its_dtype():
+    """A wrapper subclass whose inner data has the outer dtype (a shard, a fake tensor) is not a packed format,
+    even when the inner tensor holds fewer values than the logical one."""
+
+    class Shard(torch.Tensor):
+        @staticmethod
+        def __new__(cls, local, logical_shape):
+            return torch.Tensor._make_wrapper_subclass(cls, logical_shape, dtype=local.dtype)
+
+        def __init__(self, local, logical_shape):
+            self.local = local
+
+        def __tensor_flatten__(self):
+            return ["local"], None
+
+        @classmethod
+        def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten.detach.default:  # what nn.Parameter(...) calls
+                return Shard(args[0].local.detach(), args[0].shape)
+            raise NotImplementedError(func)
+
+    layer = nn.Module()
+    layer.weight = nn.Parameter(Shard(torch.zeros(4, 8), (32, 8)), requires_grad=False)
+    assert describe(layer).precision_mix == {"fp32": 256}

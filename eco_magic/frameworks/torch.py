@@ -230,7 +230,7 @@ def _subclass_precision(p: Any, torch: Any) -> tuple[str, str] | None:
         found = _subclass_precision(qdata, torch)
         return (found[0], f"{label} → {found[1]}") if found else None
     logical = p.numel()
-    if not logical:
+    if not logical or qdata.dtype == p.dtype:  # same dtype: a wrapper (DTensor shard, fake tensor), not quantized
         return None
     own_bits = qdata.element_size() * 8
     bits = own_bits * qdata.numel() / logical
