@@ -92,6 +92,7 @@ def test_written_into_a_model_card_and_read_back_with_huggingface_hub(tmp_path, 
     new.parent.mkdir()
     block2 = model_card(_rows()[:1], path=new)
     assert hub.ModelCard.load(new).data.to_dict() == {"co2_eq_emissions": block2}
+    assert new.read_text().count("---\n") == 2 and new.read_text().count("# Model card") == 1
     # the Hub library's own emission filter reads our block
     from huggingface_hub.utils.endpoint_helpers import _is_emission_within_threshold
 

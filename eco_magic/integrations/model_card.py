@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 TRAINING_TYPES = ("pre-training", "fine-tuning")
 KINDS_IN_HARDWARE = ("gpu", "cpu")  # RAM is not "compute"; its energy is still in the emissions
 
-_MINIMAL_CARD = "---\n---\n\n# Model card\n"
+_MINIMAL_TEXT = "# Model card\n\nEnvironmental impact measured with eco_magic: see `co2_eq_emissions` above.\n"
 
 
 def records_of(rows: Any, all_sessions: bool = False) -> list[dict[str, Any]]:
@@ -148,12 +148,16 @@ def model_card(rows: Any, *, training_type: str | None = None, source: str | Non
 
 def write_card(path: str | os.PathLike, block: Mapping[str, Any]) -> Path:
     """Set ``co2_eq_emissions`` in the model card at ``path`` (a file, or a folder → its README.md)."""
-    from huggingface_hub import ModelCard
+    from huggingface_hub import ModelCard, ModelCardData
 
     target = Path(path)
     if target.is_dir():
         target = target / "README.md"
-    card = ModelCard.load(target) if target.exists() else ModelCard(_MINIMAL_CARD)
-    card.data.co2_eq_emissions = dict(block)
+    if target.exists():
+        card = ModelCard.load(target)
+        card.data.co2_eq_emissions = dict(block)
+    else:
+        data = ModelCardData(co2_eq_emissions=dict(block))
+        card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{_MINIMAL_TEXT}")
     card.save(target)
     return target
