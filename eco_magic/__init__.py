@@ -36,7 +36,7 @@ def ledger():
 def model_card(rows=None, **kwargs):
     """The ``co2_eq_emissions`` block of a Hugging Face model card for ``rows`` (default: this session's ledger).
 
-    See :func:`eco_magic.integrations.model_card.model_card` for the arguments (``training_type``, ``path`` …).
+    See ``eco_magic.integrations.model_card.model_card`` for the arguments (``training_type``, ``path`` …).
     """
     from .integrations.model_card import model_card as _model_card
 

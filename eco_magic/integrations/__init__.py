@@ -1,27 +1,23 @@
 """Send results to the experiment trackers people already use: MLflow, Weights & Biases, TensorBoard.
 
-``log_result(result, targets=["mlflow", "wandb", "tensorboard"])`` logs one :class:`~eco_magic.EcoResult` to each
-target's *active* run: the numbers as metrics (see :mod:`eco_magic.integrations.fields`), how they were obtained
+``log_result(result, targets=["mlflow", "wandb", "tensorboard"])`` logs one ``EcoResult`` to each
+target's *active* run: the numbers as metrics (see ``eco_magic.integrations.fields``), how they were obtained
 as tags / config / a text summary. Each tracker module is imported only when a target names it, so a missing
 library costs nothing until it is asked for, and then gives a one-line hint.
 
 A target is a name or an object:
 
-==============================  ===============================================================================
-``"mlflow"``                    the active MLflow run (``mlflow.start_run()``); metrics, provenance as tags
-``"mlflow:RUN_ID"``             that run, through ``MlflowClient`` on the current tracking URI
-``"wandb"``                     the active W&B run (``wandb.init()``); metrics on the ``eco/step`` axis,
-                                provenance in the run's config under ``eco_magic``
-``"tensorboard"``               event files in ``runs/eco_magic`` (``"tensorboard:DIR"``: in ``DIR``); scalars,
-                                provenance as a text summary
-a ``wandb`` Run                 that run
-a TensorBoard writer            anything with ``add_scalar``/``add_text`` (``torch.utils.tensorboard``,
-                                ``tensorboardX``)
-an ``mlflow`` ActiveRun         that run
-a Lightning logger              ``MLFlowLogger``, ``WandbLogger``, ``TensorBoardLogger``: the run it writes to
-==============================  ===============================================================================
+| target | logs to |
+|---|---|
+| ``"mlflow"`` | the active MLflow run (``mlflow.start_run()``): metrics, provenance as run tags |
+| ``"mlflow:RUN_ID"`` | that run, through ``MlflowClient`` on the current tracking URI |
+| ``"wandb"`` | the active W&B run (``wandb.init()``): metrics on the ``eco/step`` axis, provenance in the config |
+| ``"tensorboard"`` | event files in ``runs/eco_magic`` (``"tensorboard:DIR"``: in ``DIR``); provenance as text |
+| a ``wandb`` Run, an ``mlflow`` ActiveRun | that run |
+| a TensorBoard writer | anything with ``add_scalar`` (``torch.utils.tensorboard``, ``tensorboardX``) |
+| a Lightning logger | the run ``MLFlowLogger``, ``WandbLogger`` or ``TensorBoardLogger`` writes to |
 
-:func:`log_result` never raises: every target that cannot be logged to yields one line in the returned list of
+``log_result`` never raises: every target that cannot be logged to yields one line in the returned list of
 notes (the magic appends them to the result's notes), and the other targets are still logged.
 """
 from __future__ import annotations
@@ -49,10 +45,10 @@ class TargetError(ValueError):
 
 
 def check_targets(targets: Any) -> list:
-    """``targets`` as a list, every string checked against :data:`TRACKERS` (for ``%config`` validation).
+    """``targets`` as a list, every string checked against ``TRACKERS`` (for ``%config`` validation).
 
-    Raises :class:`TargetError` (a ``ValueError``) naming the first unknown tracker. Objects are not checked here;
-    :func:`log_result` says in a note when it cannot tell what an object is.
+    Raises ``TargetError`` (a ``ValueError``) naming the first unknown tracker. Objects are not checked here;
+    ``log_result`` says in a note when it cannot tell what an object is.
     """
     out = _as_list(targets)
     for t in out:

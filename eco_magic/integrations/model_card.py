@@ -10,7 +10,7 @@ footprint with five keys::
       geographical_location: "..." # where the compute ran
       hardware_used: "..."         # what compute, how many
 
-:func:`model_card` sums the operational CO₂e of the rows (embodied carbon is not part of it, and the source says
+``model_card`` sums the operational CO₂e of the rows (embodied carbon is not part of it, and the source says
 so), states how the energy was obtained and which carbon-intensity data was used, and names the regions and the
 hardware read. With ``path`` it also writes the block into that model card (``README.md``) through
 ``huggingface_hub.ModelCard``, locally: nothing is pushed to the Hub.
