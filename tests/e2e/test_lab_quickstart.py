@@ -70,9 +70,9 @@ def test_quickstart_in_jupyterlab(lab_page, lab, artifacts, capsys):
     plot.wait_for()
     assert page.evaluate("el => el.naturalWidth", plot.element_handle()) > 0
 
-    chart = page.locator(".jp-OutputArea-output img.eco-compare, .jp-OutputArea-output .eco-compare img").first
+    chart = page.locator(".jp-OutputArea-output .eco-compare-view svg.eco-chart").first
     chart.wait_for()
     chart.scroll_into_view_if_needed()
-    assert page.evaluate("el => el.naturalWidth", chart.element_handle()) > 0
+    assert page.evaluate("el => el.getBoundingClientRect().width", chart.element_handle()) > 0
     chart.screenshot(path=str(artifacts / "compare-chart.png"))
     page.screenshot(path=str(artifacts / "quickstart-lab.png"))
