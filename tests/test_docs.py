@@ -37,7 +37,8 @@ def site(tmp_path_factory) -> Path:
 
 def test_every_page_of_the_nav_is_built(site):
     for page in ("index.html", "numbers/index.html", "guarantees/index.html", "dask/index.html",
-                 "trackers/index.html", "model-cards/index.html", "api/index.html", "changelog/index.html"):
+                 "trackers/index.html", "model-cards/index.html", "training/index.html", "comparing/index.html",
+                 "plan/index.html", "api/index.html", "changelog/index.html"):
         assert (site / page).is_file(), page
 
 
@@ -56,6 +57,12 @@ def test_readme_sections_are_included_without_their_markers(site):
         assert "--8<--" not in text and "8&lt;" not in text
 
 
+def test_readme_links_point_at_the_sites_pages(site):
+    """README's in-page link to a section that lives on another docs page is rewritten (tools/mkdocs_hooks.py)."""
+    assert "](#comparing-variants)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.search(r'<a href="comparing/">Comparing variants</a>', (site / "index.html").read_text())
+
+
 def test_getting_started_documents_auto_load(site):
     text = _text(site / "index.html")
     assert 'c.InteractiveShellApp.extensions = ["eco_magic"]' in text
@@ -65,7 +72,7 @@ def test_getting_started_documents_auto_load(site):
 def test_api_reference_is_generated_from_the_docstrings(site):
     text = _text(site / "api" / "index.html")
     for name in ("EcoResult", "energy_j", "carbon_source", "Ledger", "to_dataframe", "log_result", "model_card",
-                 "co2_eq_emissions", "provenance"):
+                 "co2_eq_emissions", "provenance", "measure", "EcoCallback", "every_n_steps"):
         assert name in text, name
     # a docstring sentence, rendered: proves the text comes from the code, not from a hand-written page
     assert "never raises: every target that cannot be logged to yields one line" in text

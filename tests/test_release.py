@@ -100,6 +100,14 @@ def test_fresh_venv_from_the_wheel_runs_the_quickstart(release_env, tmp_path):
     where, version = probe.stdout.split()
     assert Path(where).resolve().is_relative_to(release_env.venv.resolve())
     assert version == eco_magic.__version__
+    script = ("import eco_magic\n"
+              "with eco_magic.measure(label='wheel', items=10, region='FR') as m:\n"
+              "    sum(i * i for i in range(200_000))\n"
+              "rows = eco_magic.ledger().records(all_sessions=True)\n"
+              "print('ROWS', [(r['label'], r['region'], r['status'], r['energy_j'] > 0) for r in rows])\n")
+    out = release_env.run(["-c", script], cwd=tmp_path, ECO_MAGIC_LEDGER=str(tmp_path / "ledger.sqlite"),
+                          ECO_MAGIC_POWERCAP_ROOT=str(tmp_path))                       # plain Python, no IPython
+    assert out.stdout.strip().splitlines()[-1] == "ROWS [('wheel', 'FR', 'ok', True)]", out.stdout
     counts = release_env.pytest("test_notebooks.py", tmp_path / "quickstart.xml", "-k", "quickstart",
                                 ECO_MAGIC_NOTEBOOKS_STRICT="1")
     assert counts["tests"] >= 2 and counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
