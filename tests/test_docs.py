@@ -57,6 +57,34 @@ def test_readme_sections_are_included_without_their_markers(site):
         assert "--8<--" not in text and "8&lt;" not in text
 
 
+#: README sections the site does not include, and why (a new README section must be added to a page or here).
+NOT_ON_THE_SITE = {
+    "Set-up: two commands": "repository development (make lab / make test); the site's Install section covers users",
+    "Log to your tracker": "a short summary of the site's own trackers, model cards and training pages",
+    "Notebooks": "the repository's notebooks/ folder and Binder",
+    "Speed and accuracy": "benchmarks/ in the repository",
+    "Development": "contributors' notes",
+}
+
+
+def test_every_readme_section_is_on_the_site_or_deliberately_left_out():
+    """A README section with a snippet marker is included by a docs page; every other one is listed above. Without
+    this, a new README section that other sections link to breaks the strict build with an anchor warning."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    included = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md"))
+    for i, line in enumerate(readme):
+        if not line.startswith("## "):
+            continue
+        heading = line[3:].strip()
+        marker = readme[i + 1] if i + 1 < len(readme) else ""
+        m = re.search(r"--8<-- \[start:([\w-]+)\]", marker)
+        if m:
+            assert f'--8<-- "README.md:{m.group(1)}"' in included, f"no docs page includes README's {heading!r}"
+        else:
+            assert heading in NOT_ON_THE_SITE, (f"README section {heading!r} is neither on the site (add markers "
+                                                "and include it in a docs page) nor in NOT_ON_THE_SITE")
+
+
 def test_readme_links_point_at_the_sites_pages(site):
     """README's in-page link to a section that lives on another docs page is rewritten (tools/mkdocs_hooks.py)."""
     assert "](#comparing-variants)" in (ROOT / "README.md").read_text(encoding="utf-8")
