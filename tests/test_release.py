@@ -105,7 +105,7 @@ def test_fresh_venv_from_the_wheel_runs_the_quickstart(release_env, tmp_path):
               "    sum(i * i for i in range(200_000))\n"
               "rows = eco_magic.ledger().records(all_sessions=True)\n"
               "print('ROWS', [(r['label'], r['region'], r['status'], r['energy_j'] > 0) for r in rows])\n")
-    (tmp_path / "no-powercap").mkdir()
+    (tmp_path / "no-powercap").mkdir(exist_ok=True)  # conftest.hermetic_env made it already
     out = release_env.run(["-c", script], cwd=tmp_path, ECO_MAGIC_LEDGER=str(tmp_path / "ledger.sqlite"),
                           ECO_MAGIC_POWERCAP_ROOT=str(tmp_path / "no-powercap"))       # plain Python, no IPython
     assert out.stdout.strip().splitlines()[-1] == "ROWS [('wheel', 'FR', 'ok', True)]", out.stdout
