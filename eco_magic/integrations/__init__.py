@@ -102,7 +102,7 @@ def _route(target: Any) -> tuple[str, Any]:
     raise TargetError(f"cannot tell which tracker {cls} ({module}) belongs to")
 
 
-def log_result(result: "EcoResult", targets: Any = ("mlflow",), step: int | None = None,
+def log_result(result: "EcoResult", targets: Any, step: int | None = None,
                prefix: str = DEFAULT_PREFIX) -> list[str]:
     """Log ``result`` to each of ``targets`` (names or objects, see the module docstring).
 
