@@ -28,7 +28,8 @@ def test_project_metadata_is_complete():
     classifiers = project["classifiers"]
     assert "Typing :: Typed" in classifiers and "Framework :: Jupyter" in classifiers
     assert any(c.startswith("Development Status :: ") for c in classifiers)
-    pythons = sorted(c.rsplit(" ", 1)[1] for c in classifiers if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c))
+    pythons = sorted(c.rsplit(" ", 1)[1] for c in classifiers
+                     if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c))
     assert pythons and pythons[0] == project["requires-python"].removeprefix(">=")
     assert set(project["urls"]) >= {"Homepage", "Documentation", "Repository", "Issues", "Changelog"}
     assert all(u.startswith("https://") for u in project["urls"].values())
