@@ -214,6 +214,10 @@ class measure:
             raise ValueError(f"dask is 'auto', 'on' or 'off', got {dask!r}")
         self.dask_hosts = dict(d.dask_hosts)
         self.ledger = bool(ledger)
+        if log_to is not None:
+            from .integrations import check_targets
+
+            log_to = check_targets(log_to)
         self.log_to = tuple(d.log_to if log_to is None else log_to)
         self.live_carbon, self.live_carbon_zone = d.live_carbon, d.live_carbon_zone
         if live_carbon is not None:
@@ -444,6 +448,12 @@ class measure:
             changes.update(group=self.group, run_index=self.run_index)
         if changes:
             result = dataclasses.replace(result, **changes)
+        if self.log_to:  # experiment trackers: a failure is a note on the result, never an exception
+            from .integrations import log_result
+
+            logged = log_result(result, self.log_to)
+            if logged:
+                result = dataclasses.replace(result, notes=result.notes + tuple(logged))
         if self.ledger:
             led = _plain_python_ledger() if _engine is None else current_ledger()
             led.append(result)

@@ -108,6 +108,8 @@ class EcoMagics(Magics):
     live_carbon_zone = Unicode(None, allow_none=True,
                                help="The live provider's zone name where the region does not map to one (e.g. "
                                     "'US-CAL-CISO' or a WattTime region).").tag(config=True)
+    log_to = List(default_value=[], help="Experiment trackers each result is logged to: 'mlflow', 'wandb', "
+                                           "'tensorboard' (or 'mlflow:RUN_ID', 'tensorboard:LOGDIR').").tag(config=True)
     what_if_regions = List(Unicode(), default_value=[],
                            help="Extra regions for the what-if view (e.g. ['FR', 'PL']).").tag(config=True)
 
@@ -120,6 +122,15 @@ class EcoMagics(Magics):
             raise TraitError(f"EcoMagics.live_carbon is 'electricitymaps', 'watttime' or None, got "
                              f"{proposal['value']!r}")
         return name
+
+    @validate("log_to")
+    def _v_log_to(self, proposal):
+        from .integrations import check_targets
+
+        try:
+            return check_targets(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(f"EcoMagics.log_to: {exc}") from None
 
     @validate(*RANGES)
     def _v_range(self, proposal):
@@ -178,7 +189,8 @@ class EcoMagics(Magics):
                             ci_origin="%config EcoMagics.carbon_intensity", water_model=self.water_model,
                             rate_hz=self.rate_hz, gpu_temp_max_c=self.gpu_temp_max_c,
                             cpu_temp_max_c=self.cpu_temp_max_c, dask=self.dask, dask_hosts=dict(self.dask_hosts),
-                            live_carbon=self.live_carbon, live_carbon_zone=self.live_carbon_zone)
+                            live_carbon=self.live_carbon, live_carbon_zone=self.live_carbon_zone,
+                            log_to=tuple(self.log_to))
 
     @property
     def ledger(self) -> Ledger:
@@ -258,6 +270,7 @@ class EcoMagics(Magics):
                                  "use %%ecolyze for a whole cell")
         else:
             option_text, code = line, cell
+        option_text = self._expand(option_text, local_ns)
         args = self._parse(option_text)
         namespace = self.shell.user_ns if cell is not None or local_ns is None else local_ns
         runs = _check(opt.count, "--repeat", args.repeat, 1) if args.repeat is not None else 1
@@ -294,6 +307,21 @@ class EcoMagics(Magics):
         return CellJob(self, code, make=make, label=args.label or "", runs=runs, warmup=warmup, record=record,
                        var=var, quiet=args.quiet or self.quiet, return_result=args.return_result,
                        is_cell=cell is not None, namespace=namespace, show=show)
+
+    def _expand(self, option_text: str, local_ns) -> str:
+        """``{expr}`` and ``$name`` in the *options* expand as IPython expands any magic line (``--items
+        {len(data)}``); the measured statement never does (the magic opts out with ``no_var_expand``)."""
+        if "{" not in option_text and "$" not in option_text:
+            return option_text
+        from IPython.utils.text import DollarFormatter
+
+        ns = dict(self.shell.user_ns)
+        if local_ns:
+            ns.update(local_ns)
+        try:
+            return DollarFormatter().vformat(option_text, args=[], kwargs=ns)
+        except Exception:  # noqa: BLE001 - as IPython: a line that cannot be expanded is used as written
+            return option_text
 
     def _parse(self, option_text: str):
         _check(opt.check_flags, option_text)

@@ -77,6 +77,16 @@ def test_line_form_does_not_expand_braces_or_dollars(ip):
     assert ip.user_ns["s"] == "{x}$x"
 
 
+def test_options_still_expand_as_in_any_magic_line(ip):
+    ip.user_ns.update(data=[1, 2, 3], name="fp32")
+    with capture_output():
+        ip.run_cell("%%ecolyze -q --items {len(data)} -l $name\nt = '{len(data)}'")
+        ip.run_cell("%ecolyze -q -l {name}-line u = '{name}'")
+    rows = list(eco_magic.ledger())
+    assert [(r.label, r.items) for r in rows] == [("fp32", 3), ("fp32-line", None)]
+    assert ip.user_ns["t"] == "{len(data)}" and ip.user_ns["u"] == "{name}"
+
+
 # ------------------------------------------------------------------------------------- 3. numeric option ranges
 @pytest.mark.parametrize("line", ["--rate 1e-10", "--rate 0.001", "--rate 1e-320", "--repeat 0", "--repeat 2.5",
                                   "--repeat 1e6", "--warmup -1", "--items 0", "--pue 0.5", "--ci 1e9"])

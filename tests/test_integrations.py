@@ -260,3 +260,46 @@ def _wandb_records(run_dir, env) -> list[dict]:
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+# --- wired into the measuring path -----------------------------------------------------------------------------------
+def test_magic_config_and_api_log_each_result_to_tensorboard(ip, tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    from IPython.utils.capture import capture_output
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    import eco_magic
+
+    logdir = tmp_path / "tb"
+    ip.run_line_magic("config", f"EcoMagics.log_to = ['tensorboard:{logdir}']")
+    try:
+        with capture_output():
+            r = ip.run_cell_magic("ecolyze", "-o -q -l logged", "sum(range(1000))")
+        with eco_magic.measure(label="api", log_to=[f"tensorboard:{logdir}"]) as m:
+            pass
+        with eco_magic.measure(label="not logged", log_to=[]):
+            pass
+    finally:
+        ip.run_line_magic("config", "EcoMagics.log_to = []")
+    acc = EventAccumulator(str(logdir))
+    acc.Reload()
+    assert [e.value for e in acc.Scalars("eco/energy_j")] == pytest.approx([r.energy_j, m.result.energy_j], rel=1e-6)
+    with pytest.raises(ValueError):
+        eco_magic.measure(log_to=["mlfow"])
+    ip.run_line_magic("config", "EcoMagics.log_to = ['nonsense']")   # refused by the validator (logged), unchanged
+    from eco_magic import magic
+
+    assert magic._LOADED[id(ip)].log_to == []
+    ip.config.EcoMagics.pop("log_to", None)
+
+
+def test_a_tracker_failure_is_a_note_on_the_card_and_in_the_ledger(ip, monkeypatch):
+    from IPython.utils.capture import capture_output
+
+    import eco_magic
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with eco_magic.measure(label="no run", log_to=["mlflow"]) as m:
+        pass
+    assert any("mlflow" in n for n in m.result.notes)
+    assert eco_magic.ledger()[-1].notes == m.result.notes
