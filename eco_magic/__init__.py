@@ -8,7 +8,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "ledger", "load_ipython_extension", "unload_ipython_extension", "EcoResult", "DeviceReading"]
+__all__ = ["__version__", "measure", "repeat", "ledger", "plan", "Plan", "load_ipython_extension",
+           "unload_ipython_extension", "EcoResult", "DeviceReading"]
 
 
 def load_ipython_extension(ipython) -> None:
@@ -37,4 +38,16 @@ def __getattr__(name: str):  # lazy public names, so ``import eco_magic`` stays 
         from . import result
 
         return getattr(result, name)
+    if name == "measure":
+        from .api import measure
+
+        return measure
+    if name == "repeat":
+        from .series import repeat
+
+        return repeat
+    if name in ("plan", "Plan"):  # the planner: MLCarbon's method before running (issue 17)
+        from . import planner
+
+        return getattr(planner, name)
     raise AttributeError(f"module 'eco_magic' has no attribute {name!r}")

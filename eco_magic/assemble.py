@@ -135,6 +135,8 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         [(d.key, d.kind, d.peak_temp_c, d.slowdown_temp_c, d.throttle_events) for d in devices] + thermal_extra,
         gpu_temp_max_c=settings.gpu_temp_max_c, cpu_temp_max_c=settings.cpu_temp_max_c)
 
+    embodied_g, embodied_source, embodied_notes = embodied_part(measurement, cluster)
+    all_notes.extend(embodied_notes)
     started = _dt.datetime.fromtimestamp(measurement.started_at, tz=_dt.timezone.utc).isoformat(timespec="seconds")
     return EcoResult(
         label=settings.label, status=status, duration_s=duration_s, energy_j=energy_j, co2_g=co2,
@@ -156,7 +158,26 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         energy_per_min_j=acc.per_minute(energy_j, duration_s), co2_per_min_g=acc.per_minute(co2, duration_s),
         thermal_flags=tuple(f.message for f in flags), sampling=measurement.rate,
         n_samples=measurement.n_ticks, started_at=started, error=error, notes=tuple(dict.fromkeys(all_notes)),
-        trace=measurement.trace, workers=workers)
+        trace=measurement.trace, workers=workers, embodied_co2_g=embodied_g, embodied_source=embodied_source)
+
+
+def embodied_part(measurement: "Measurement", cluster: "ClusterMeasurement | None" = None,
+                  **options) -> tuple[float | None, str, tuple[str, ...]]:
+    """Amortised embodied carbon of the kernel host's devices over the cell (:func:`eco_magic.embodied.
+    for_devices`; ``options`` are its keyword arguments). Never raises: a failure becomes a note."""
+    from . import embodied
+
+    try:
+        infos = [ch.info for ch in measurement.channels]
+        memory = None if any((i.details or {}).get("total_gb") for i in infos if i.kind == "ram") else \
+            embodied.installed_memory_gb()
+        options.setdefault("memory_gb", memory)
+        g, source, notes = embodied.for_devices(infos, measurement.duration_s, **options)
+    except Exception as exc:  # noqa: BLE001 - an estimate beside the measurement must never break it
+        return None, "", (f"embodied carbon not estimated ({type(exc).__name__}: {exc})",)
+    if cluster is not None and cluster.workers:
+        notes = notes + ("embodied carbon counts the kernel's host only, not the Dask workers' hardware",)
+    return g, source, notes
 
 
 # ------------------------------------------------------------------------------------------- Dask workers

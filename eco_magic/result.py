@@ -251,6 +251,14 @@ class EcoResult:
             out[name] = v
         return out
 
+    def scale_to(self, items: float | None = None, *, tokens: float | None = None, label: str = ""):
+        """This cell scaled to ``items`` items (it ran with ``--items``) or ``tokens`` generated tokens: a
+        :class:`~eco_magic.planner.Plan` with energy, CO₂e, water and embodied carbon scaled, a repeated cell's
+        interval carried with the same relative width, marked as calibrated from this ledger row."""
+        from .planner import scale
+
+        return scale(self, items=items, tokens=tokens, label=label)
+
     # --- representations ----------------------------------------------------------------------------------------
     def __str__(self) -> str:
         from .display.text import summary_line

@@ -177,8 +177,8 @@ def ratio_of_means(a: Sequence[float], b: Sequence[float], confidence: float = 0
     ratio = ma / mb
     if len(a) < 2 or len(b) < 2:
         return RatioInterval(ratio, None, None, None, len(a), len(b), confidence)
-    ca = sample_std(a) ** 2 / (len(a) * ma * ma)
-    cb = sample_std(b) ** 2 / (len(b) * mb * mb)
+    ca = (sample_std(a) / ma) ** 2 / len(a)  # relative variance of each mean (divided first: no underflow)
+    cb = (sample_std(b) / mb) ** 2 / len(b)
     df = welch_df(ca * len(a), len(a), cb * len(b), len(b))
     se = math.sqrt(ca + cb)
     half = t_ppf(0.5 + confidence / 2, df) * se if se else 0.0
