@@ -255,7 +255,7 @@ def test_quantization_reports_quality_and_ratios_with_intervals_beside_the_paper
     cosines = dict(re.findall(r"^(bf16|int8): cosine to FP32 mean ([0-9.]+)", out, flags=re.M))
     assert float(cosines["bf16"]) > 0.99 and float(cosines["int8"]) > 0.85
     energy_line = next(line for line in out.splitlines() if line.startswith("Energy: "))
-    assert re.search(r"int8 (uses|: no detectable).*fp32.*\(95 % CI .*, 3 runs each", energy_line), energy_line
+    assert re.search(r"int8( uses|: no detectable).*fp32.*\(95 % CI .*, 3 runs each", energy_line), energy_line
     assert re.search(r"verdict: (lower|higher|no detectable difference)", energy_line)
     assert re.search(r"^Quality: INT8 keeps [0-9.]+ % of FP32's nearest-neighbour agreement", out, flags=re.M)
     ratio_line = next(line for line in out.splitlines() if line.startswith("Measured INT8/FP32 ESS ratio:"))
@@ -277,7 +277,7 @@ def test_quantization_comparisons_show_intervals_verdicts_and_quality(executed):
     assert len(views) == 2
     energy, ess = (v["text/plain"] for v in views)
     assert energy.startswith("Energy by label") and "baseline fp32" in energy and "95 % CI" in energy
-    assert re.search(r"^int8 (uses|: no detectable).*\(95 % CI ", energy, flags=re.M)
+    assert re.search(r"^int8( uses|: no detectable).*\(95 % CI ", energy, flags=re.M)
     assert "int8 keeps" in energy and "agreement" in energy and "Pareto" in energy
     assert ess.startswith("ESS by label")
     for v in views:
@@ -310,7 +310,7 @@ def test_classroom_records_accuracy_and_compares_cost_with_quality(executed):
     (view,) = _comparison_views(run)
     text, html = view["text/plain"], view["text/html"]
     assert "baseline logistic" in text and "accuracy (mean)" in text and "retention" in text
-    assert re.search(r"^forest-100 (uses|: no detectable).*logistic \(95 % CI ", text, flags=re.M), text
+    assert re.search(r"^forest-100( uses|: no detectable).*logistic \(95 % CI ", text, flags=re.M), text
     assert re.search(r"^forest-\d+ keeps [0-9.]+ % of logistic's accuracy", text, flags=re.M)
     assert "class='eco-pareto'" in html and "Pareto front" in html
     assert not any("accuracy[" in c.source for c in run.code_cells())  # no hand-kept accuracy table
