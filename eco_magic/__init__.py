@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "measure", "repeat", "ledger", "plan", "Plan", "load_ipython_extension",
+__all__ = ["__version__", "measure", "repeat", "ledger", "plan", "Plan", "count_tokens", "load_ipython_extension",
            "unload_ipython_extension", "EcoResult", "DeviceReading"]
 
 
@@ -50,4 +50,8 @@ def __getattr__(name: str):  # lazy public names, so ``import eco_magic`` stays 
         from . import planner
 
         return getattr(planner, name)
+    if name == "count_tokens":  # eco_magic.count_tokens(generated, prompt=0, responses=1): see frameworks.tokens
+        from .frameworks.tokens import count_tokens
+
+        return count_tokens
     raise AttributeError(f"module 'eco_magic' has no attribute {name!r}")

@@ -54,6 +54,8 @@ class Defaults:
     dask: str = "auto"
     dask_hosts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     log_to: tuple[str, ...] = ()
+    live_carbon: str | None = None
+    live_carbon_zone: str | None = None
 
 
 _lock = threading.Lock()
@@ -161,6 +163,9 @@ class measure:
     dask         ``"auto"`` / ``"on"`` / ``"off"``: also measure the workers of the active Dask client
     ledger       append the result to ``eco_magic.ledger()`` (default ``True``)
     log_to       experiment trackers to log the result to (``["mlflow", "wandb", "tensorboard"]``)
+    live_carbon  ``"electricitymaps"`` or ``"watttime"``: the grid's intensity for the block's time window from
+                 that provider (token from the environment; see the README's "Live carbon intensity"); off by default
+    live_carbon_zone   the provider's zone name where the region does not map to one (U.S. balancing areas)
 
     Bad values raise ``ValueError`` at once, before anything runs. After the block, ``result`` holds the
     :class:`~eco_magic.result.EcoResult`; a block that raised is recorded with status ``"error"`` (or
@@ -171,7 +176,8 @@ class measure:
                  pue: float | None = None, ci_g_per_kwh: float | None = None, water_model: str | None = None,
                  params: float | str | None = None, precision: str | None = None, model: Any = None,
                  rate_hz: float | None = None, dask: str | bool | None = None, ledger: bool = True,
-                 log_to: Sequence[str] | None = None, _engine: "Engine | None" = None,
+                 log_to: Sequence[str] | None = None, live_carbon: str | None = None,
+                 live_carbon_zone: str | None = None, _engine: "Engine | None" = None,
                  _defaults: Defaults | None = None, _find_model: Callable[[], tuple] | None = None,
                  _group: str | None = None, _run_index: int | None = None, _origins: Mapping[str, str] | None = None
                  ) -> None:
@@ -209,6 +215,16 @@ class measure:
         self.dask_hosts = dict(d.dask_hosts)
         self.ledger = bool(ledger)
         self.log_to = tuple(d.log_to if log_to is None else log_to)
+        self.live_carbon, self.live_carbon_zone = d.live_carbon, d.live_carbon_zone
+        if live_carbon is not None:
+            from .live_carbon import PROVIDERS, normalize_provider
+
+            name = normalize_provider(live_carbon)
+            if name is not None and name not in PROVIDERS:
+                raise ValueError(f"live_carbon is 'electricitymaps', 'watttime' or None, got {live_carbon!r}")
+            self.live_carbon = name
+        if live_carbon_zone is not None:
+            self.live_carbon_zone = str(live_carbon_zone)
         self.group, self.run_index = _group, _run_index
         self._engine = _engine
         self._find_model = _find_model
@@ -284,6 +300,9 @@ class measure:
             print(f"eco_magic could not measure this {self._what} ({why}); it ran unmeasured.", file=sys.stderr)
             return self
         self._sampler = sampler
+        from .frameworks import tokens
+
+        self._tokens = tokens.start()  # LLM tokens generated meanwhile (hooks only libraries already imported)
         self._state = "running"
         return self
 
@@ -343,6 +362,7 @@ class measure:
         status, error = _status(exc)
         pending: BaseException | None = None
         measurement = None
+        token_counts = self._tokens.stop() if self._tokens is not None else None  # originals restored here
         try:
             measurement = self._sampler.stop()
         except KeyboardInterrupt as kbd:  # Ctrl-C while waiting for CUDA: the sampler has finished anyway
@@ -360,7 +380,7 @@ class measure:
         if interrupted is not None and pending is None:
             pending = interrupted
         try:
-            self.result = self._finish(measurement, cluster_measurement, status, error, model)
+            self.result = self._finish(measurement, cluster_measurement, status, error, model, token_counts)
         except Exception as bug:  # noqa: BLE001 - a bug in eco_magic must not change the block's outcome
             print(f"eco_magic could not record this measurement ({describe_exception(bug)}); the code itself ran "
                   "as usual.", file=sys.stderr)
@@ -398,15 +418,22 @@ class measure:
                                        source=f"{info.source}; precision from --precision")
         return info, None
 
-    def _finish(self, measurement, cluster_measurement, status, error, model) -> "EcoResult":
+    def _finish(self, measurement, cluster_measurement, status, error, model, tokens=None) -> "EcoResult":
         from .assemble import build_result
         from .session_ledger import current_ledger
 
         engine = self._engine
         notes = list(self._notes)
         notes.extend(engine.hints_once())
+        live = None
+        if self.live_carbon:  # opt-in only: the default path opens no socket
+            from . import live_carbon
+
+            live = live_carbon.for_cell(self.region, measurement.started_at, measurement.duration_s,
+                                        self.live_carbon, zone=self.live_carbon_zone)
         result = build_result(measurement, self.region, self.settings, status=status, error=error, model=model,
-                              idle_power_w=engine.idle_power_w(), notes=notes, cluster=cluster_measurement)
+                              idle_power_w=engine.idle_power_w(), notes=notes, cluster=cluster_measurement,
+                              live=live, tokens=tokens)
         changes: dict[str, Any] = {}
         idle_s = engine.idle_seconds()
         if result.energy_net_j is not None and idle_s is not None:

@@ -40,8 +40,10 @@ class IdleMeter:
         self._window_s = float(window_s)
         self._clock = clock
         self._open: tuple[float, list] | None = None
-        self._gaps: collections.deque = collections.deque()  # (seconds, {key: joules})
+        self._keys = tuple(s.info.key for s in self._sensors)
+        self._gaps: collections.deque = collections.deque()  # (seconds, {key: joules}), oldest first
         self._seconds = 0.0
+        self._energy_j = dict.fromkeys(self._keys, 0.0)
         self.source = "idle time between cells"
 
     def _read(self, t: float) -> list:
@@ -83,29 +85,35 @@ class IdleMeter:
         self._add(seconds, energies)
 
     def _add(self, seconds: float, energies: Mapping[str, float]) -> None:
-        self._gaps.append((seconds, dict(energies)))
+        """Keep a gap; only gaps in which every channel gave a reading count (running sums: O(1) per gap)."""
+        if not all(k in energies for k in self._keys):
+            return
+        gap = (seconds, {k: energies[k] for k in self._keys})
+        self._gaps.append(gap)
         self._seconds += seconds
+        for k in self._keys:
+            self._energy_j[k] += gap[1][k]
         while len(self._gaps) > 1 and self._seconds - self._gaps[0][0] >= self._window_s:
-            self._seconds -= self._gaps.popleft()[0]
+            old_s, old_e = self._gaps.popleft()
+            self._seconds -= old_s
+            for k in self._keys:
+                self._energy_j[k] -= old_e[k]
 
     def replace(self, seconds: float, power_w: Mapping[str, float], source: str) -> None:
         """Start over from a dedicated idle measurement of ``seconds`` (``%ecolyze_idle``)."""
         self._gaps.clear()
         self._seconds = 0.0
+        self._energy_j = dict.fromkeys(self._keys, 0.0)
         self.source = source
         self._add(seconds, {k: p * seconds for k, p in power_w.items()})
 
     @property
     def seconds(self) -> float:
-        """Seconds of idle the baseline rests on (only gaps in which every channel gave a reading count)."""
-        keys = [s.info.key for s in self._sensors]
-        return sum(sec for sec, e in self._gaps if all(k in e for k in keys))
+        """Seconds of idle the baseline rests on."""
+        return self._seconds
 
     def power_w(self) -> dict[str, float] | None:
         """Mean idle power per channel key over the kept gaps; ``None`` before any idle time was seen."""
-        keys = [s.info.key for s in self._sensors]
-        complete = [(sec, e) for sec, e in self._gaps if all(k in e for k in keys)]
-        total = sum(sec for sec, _ in complete)
-        if total <= 0:
+        if self._seconds <= 0:
             return None
-        return {k: sum(e[k] for _, e in complete) / total for k in keys}
+        return {k: max(0.0, e) / self._seconds for k, e in self._energy_j.items()}

@@ -101,8 +101,25 @@ class EcoMagics(Magics):
                      "say when there is no client) or 'off'. --dask forces 'on' for one cell.").tag(config=True)
     dask_hosts = Dict(default_value={}, help="Per-host region/PUE for Dask workers, by host name or IP: "
                                              "{'node-17': {'region': 'FR', 'pue': 1.2}}.").tag(config=True)
+    live_carbon = Unicode(None, allow_none=True,
+                          help="Live grid carbon intensity for each cell's time window: 'electricitymaps' or "
+                               "'watttime' (token from the environment; cached on disk; falls back to the annual "
+                               "figure and says why). Unset = the packaged annual figure, no network.").tag(config=True)
+    live_carbon_zone = Unicode(None, allow_none=True,
+                               help="The live provider's zone name where the region does not map to one (e.g. "
+                                    "'US-CAL-CISO' or a WattTime region).").tag(config=True)
     what_if_regions = List(Unicode(), default_value=[],
                            help="Extra regions for the what-if view (e.g. ['FR', 'PL']).").tag(config=True)
+
+    @validate("live_carbon")
+    def _v_live(self, proposal):
+        from .live_carbon import PROVIDERS, normalize_provider
+
+        name = normalize_provider(proposal["value"])
+        if name is not None and name not in PROVIDERS:
+            raise TraitError(f"EcoMagics.live_carbon is 'electricitymaps', 'watttime' or None, got "
+                             f"{proposal['value']!r}")
+        return name
 
     @validate(*RANGES)
     def _v_range(self, proposal):
@@ -160,7 +177,8 @@ class EcoMagics(Magics):
                             carbon_intensity_g_per_kwh=self.carbon_intensity,
                             ci_origin="%config EcoMagics.carbon_intensity", water_model=self.water_model,
                             rate_hz=self.rate_hz, gpu_temp_max_c=self.gpu_temp_max_c,
-                            cpu_temp_max_c=self.cpu_temp_max_c, dask=self.dask, dask_hosts=dict(self.dask_hosts))
+                            cpu_temp_max_c=self.cpu_temp_max_c, dask=self.dask, dask_hosts=dict(self.dask_hosts),
+                            live_carbon=self.live_carbon, live_carbon_zone=self.live_carbon_zone)
 
     @property
     def ledger(self) -> Ledger:
@@ -372,8 +390,9 @@ def _find_model(code: str, namespace, explicit: str | None):
     """``(ModelInfo | None, note | None)`` for the cell: ``--model`` path, else the names the cell mentions."""
     from . import models
 
-    try:
-        return models.find_in_namespace(code, namespace, explicit=explicit), None
+    try:  # bounded by the cell's names and a time budget; a Ctrl-C keeps what was found and says so
+        found = models.detect(code, namespace, explicit=explicit)
+        return found.info, found.note
     except ValueError as exc:
         return None, f"--model: {exc}" if not str(exc).startswith("--model") else str(exc)
 

