@@ -14,12 +14,14 @@ the larger of the noise threshold (±2 %, as criterion.rs) and what the sensors 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from . import stats
+from .metrics import METRICS, Metric, _num, get_metric, resolution_of
 from .stats import RatioInterval, Summary
+from .verdicts import (MINUS, baseline_statement, ci_text, pct_text, runs_text, statement, times_text,
+                       too_few_statement)
 
 NONE_GROUP = "(none)"
 BASELINE = "baseline"
@@ -34,57 +36,6 @@ METHOD = ("means with Student t 95 % intervals; ratio to the baseline = ratio of
           "the log ratio (delta-method standard error, Welch–Satterthwaite df); assumes independent runs, roughly "
           "normal means and positive values. A difference counts only when the whole interval lies beyond the "
           "noise threshold and what the sensors resolve.")
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A figure groups can be compared on.
-
-    ``field`` is the record key (SI unit ``unit``); ``units`` the display ladder (factor, name). ``scales_with_energy``:
-    the sensors' energy resolution applies proportionally (energy, CO₂e, water, per-token/item figures, ESS).
-    ``more`` / ``less`` / ``times`` are the verdict sentences ({g} group, {b} baseline, {p} percent, {r} ratio).
-    """
-
-    name: str
-    field: str
-    title: str
-    unit: str
-    units: tuple[tuple[float, str], ...]
-    more: str
-    less: str
-    times: str
-    noun: str
-    higher_is_better: bool = False
-    scales_with_energy: bool = True
-
-
-_ENERGY_UNITS = ((3.6e6, "kWh"), (3600.0, "Wh"), (1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ"))
-_MASS_UNITS = ((1000.0, "kg"), (1.0, "g"), (1e-3, "mg"), (1e-6, "µg"))
-
-METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("energy", "energy_j", "Energy", "J", _ENERGY_UNITS, "{g} uses {p} more energy than {b}",
-           "{g} uses {p} less energy than {b}", "{g} uses {r} the energy of {b}", "energy"),
-    Metric("co2", "co2_g", "CO₂e", "g", _MASS_UNITS, "{g} emits {p} more CO₂e than {b}",
-           "{g} emits {p} less CO₂e than {b}", "{g} emits {r} the CO₂e of {b}", "CO₂e"),
-    Metric("water", "water_l", "Water", "L", ((1.0, "L"), (1e-3, "mL"), (1e-6, "µL"), (1e-9, "nL")),
-           "{g} uses {p} more water than {b}", "{g} uses {p} less water than {b}", "{g} uses {r} the water of {b}",
-           "water"),
-    Metric("ess", "ess", "ESS", "M params/g CO₂e", ((1.0, "M params/g CO₂e"),),
-           "{g} scores {p} higher on ESS than {b}", "{g} scores {p} lower on ESS than {b}",
-           "{g} scores {r} the ESS of {b}", "ESS", higher_is_better=True),
-    Metric("duration", "duration_s", "Duration", "s", ((3600.0, "h"), (60.0, "min"), (1.0, "s"), (1e-3, "ms")),
-           "{g} takes {p} longer than {b}", "{g} takes {p} less time than {b}", "{g} takes {r} as long as {b}",
-           "duration", scales_with_energy=False),
-    Metric("energy_per_token", "energy_per_token_j", "Energy per token", "J", _ENERGY_UNITS,
-           "{g} uses {p} more energy per token than {b}", "{g} uses {p} less energy per token than {b}",
-           "{g} uses {r} the energy per token of {b}", "energy per token"),
-    Metric("energy_per_item", "energy_per_item_j", "Energy per item", "J", _ENERGY_UNITS,
-           "{g} uses {p} more energy per item than {b}", "{g} uses {p} less energy per item than {b}",
-           "{g} uses {r} the energy per item of {b}", "energy per item"),
-    Metric("embodied", "embodied_co2_g", "Embodied CO₂e", "g", _MASS_UNITS,
-           "{g} carries {p} more embodied CO₂e than {b}", "{g} carries {p} less embodied CO₂e than {b}",
-           "{g} carries {r} the embodied CO₂e of {b}", "embodied CO₂e", scales_with_energy=False),
-)}
 
 
 @dataclass(frozen=True)
@@ -174,14 +125,6 @@ class Comparison:
 
 
 # --- building ----------------------------------------------------------------------------------------------------
-def get_metric(name: str) -> Metric:
-    """The :class:`Metric` called ``name``; ``ValueError`` naming the choices otherwise."""
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise ValueError(f"unknown metric {name!r}: use one of {', '.join(METRICS)}") from None
-
-
 def group_key(value: Any) -> str:
     """The text a field value groups under: ``None``/empty → "(none)", 16.0 → "16"."""
     if value is None or value == "":
@@ -189,12 +132,6 @@ def group_key(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 def recorded_value(record: Mapping[str, Any], name: str) -> float | None:
@@ -213,17 +150,6 @@ def recorded_names(records: Sequence[Mapping[str, Any]]) -> list[str]:
         if isinstance(rec, Mapping):
             names.update((k, None) for k, v in rec.items() if _num(v) is not None)
     return list(names)
-
-
-def resolution_of(record: Mapping[str, Any], m: Metric) -> float:
-    """What the sensors resolve for this row's value of ``m`` (its unit): the energy resolution, converted."""
-    if not m.scales_with_energy:
-        return 0.0
-    value, energy, res = _num(record.get(m.field)), _num(record.get("energy_j")), _num(
-        record.get("energy_resolution_j"))
-    if value is None or energy is None or res is None or energy <= 0 or res <= 0:
-        return 0.0
-    return abs(value) * res / energy  # every energy-derived figure is proportional to the energy
 
 
 def quality_lower_is_better(name: str) -> bool:
@@ -391,72 +317,6 @@ def _notes(groups, m, confidence, noise, quality, quality_higher) -> list[str]:
     return notes
 
 
-# --- sentences ---------------------------------------------------------------------------------------------------
-MINUS = "\u2212"
-
-
-def pct_text(pct: float, digits: int | None = None) -> str:
-    """'+54 %' / '−4.2 %' (typographic minus); ``digits`` default: 0 from 10 % up, else 1."""
-    if digits is None:
-        digits = 0 if abs(pct) >= 9.95 else 1
-    if round(abs(pct), digits) == 0:
-        return "0 %"
-    sign = MINUS if pct < 0 else "+"
-    return f"{sign}{abs(pct):.{digits}f} %"
-
-
-def times_text(ratio: float) -> str:
-    """'123×', '12.3×', '2.00×', '0.398×', '0.0412×': three significant figures, trailing zeros kept."""
-    if ratio <= 0 or not math.isfinite(ratio):
-        return f"{ratio:g}×"
-    decimals = max(0, 2 - math.floor(math.log10(ratio)))
-    return f"{ratio:.{decimals}f}×"
-
-
-def ci_text(r: RatioInterval) -> str:
-    """The ratio's interval: '+41 … +68 %', or '3.6× … 4.4×' for large or small ratios."""
-    if r.ratio >= 2 or r.ratio <= 0.5:
-        return f"{times_text(r.low)} … {times_text(r.high)}"
-    low, high = r.pct_interval
-    digits = 0 if max(abs(low), abs(high)) >= 9.95 else 1
-    return f"{pct_text(low, digits).replace(' %', '')} … {pct_text(high, digits)}"
-
-
-def runs_text(n_a: int, n_b: int) -> str:
-    if n_a == n_b:
-        return f"{n_a} runs each"
-    return f"{n_a} and {n_b} runs"
-
-
-def statement(g: str, b: str, m: Metric, r: RatioInterval, verdict: str, threshold: float, noise: float) -> str:
-    """The verdict as a sentence: 'fp64 uses 54 % more energy than fp32 (95 % CI +41 … +68 %, 7 runs each)'."""
-    conf = f"{100 * r.confidence:g} % CI"
-    runs = runs_text(r.n_a, r.n_b)
-    if verdict == stats.SAME:
-        why = ""
-        if r.low > 1 or r.high < 1:  # the interval excludes 1 but not the threshold
-            why = (f"; within the ±{100 * noise:g} % noise threshold" if threshold <= noise
-                   else f"; within what the sensors resolve (±{100 * threshold:.2g} %)")
-        return f"{g}: no detectable difference in {m.noun} from {b} ({conf} {ci_text(r)}, {runs}{why})"
-    if r.ratio >= 2 or r.ratio <= 0.5:
-        return f"{m.times.format(g=g, b=b, r=times_text(r.ratio))} ({conf} {ci_text(r)}, {runs})"
-    template = m.more if verdict == stats.HIGHER else m.less
-    return f"{template.format(g=g, b=b, p=pct_text(abs(r.pct)).lstrip('+'))} ({conf} {ci_text(r)}, {runs})"
-
-
-def too_few_statement(g: str, b: str, r: RatioInterval) -> str:
-    single = " and ".join(f"{n} run{'s' if n != 1 else ''}" for n in (r.n_a, r.n_b))
-    point = times_text(r.ratio) if r.ratio >= 2 or r.ratio <= 0.5 else pct_text(r.pct)
-    return (f"{g}: too few runs to compare with {b} ({single}): {point} from these alone, with no interval "
-            "(%%ecolyze --repeat 3 or more gives one)")
-
-
-def baseline_statement(g: str, summary: Summary | None, m: Metric) -> str:
-    if summary is None:
-        return f"{g}: the baseline, but no run of it has a value for {m.noun}"
-    return f"{g}: the baseline ({summary.n} run{'s' if summary.n != 1 else ''})"
-
-
 def ledger_fields(m: Metric, by: str, quality: str | None) -> tuple[str, ...]:
     """The record fields a comparison reads."""
     names = [by, m.field, "energy_j", "energy_resolution_j", "status", "started_at"]
@@ -471,3 +331,9 @@ def compare_ledger(ledger, metric: str = "energy", by: str = "label", baseline: 
     m = get_metric(metric)
     return compare(ledger.fields(ledger_fields(m, by, quality), all_sessions=all_sessions), metric, by, baseline,
                    quality, **options)
+
+
+__all__ = ["BASELINE", "METHOD", "METRICS", "MINUS", "TOO_FEW", "VERDICTS", "Comparison", "Group", "Metric",
+           "baseline_statement", "ci_text", "compare", "compare_ledger", "get_metric", "group_key", "ledger_fields",
+           "pct_text", "recorded_names", "recorded_value", "resolution_of", "runs_text", "statement", "times_text",
+           "too_few_statement"]

@@ -129,8 +129,8 @@ class LedgerMagics(Magics):
 
     def _compare(self, ledger: Ledger, args) -> None:
         from .comparison import compare_ledger
-        from .display.card import _ipywidgets, in_kernel
         from .display.compare_view import compare_bundle
+        from .display.explorer import available
 
         confidence = 0.95
         if args.confidence is not None:
@@ -144,7 +144,7 @@ class LedgerMagics(Magics):
             result = compare_ledger(ledger, confidence=confidence, **options)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        if result.groups and not args.static and in_kernel() and _ipywidgets() is not None:
+        if result.groups and not args.static and available():
             from .display.explorer import explore
 
             try:

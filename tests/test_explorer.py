@@ -118,3 +118,29 @@ def test_invalid_settings_fail_before_anything_is_shown():
     with pytest.raises(ValueError, match="no group 'bf16'"):
         ex.Explorer(records, baseline="bf16", display=out.display, update=out.update)
     assert out.order == []
+
+
+def test_compare_magic_in_a_kernel_shows_the_explorer_and_the_next_cell_freezes_it(ip, monkeypatch):
+    import eco_magic
+    from eco_magic import ledger_magics
+    from IPython.utils.capture import capture_output
+
+    ledger_magics.register(ip)
+    try:
+        for r in records():
+            eco_magic.ledger().append(make_result(r["label"], r["energy_j"], recorded=tuple(r["recorded"].items())))
+        monkeypatch.setattr("eco_magic.display.card.in_kernel", lambda: True)
+        with capture_output() as cap:
+            ip.run_line_magic("ecoledger", "compare --baseline fp32 --quality acc")
+        controls, snapshot = (o.data for o in cap.outputs)
+        assert WIDGET in controls and WIDGET not in snapshot
+        assert "eco-compare-view" in snapshot["text/html"] and "int8 keeps" in snapshot["text/plain"]
+        with capture_output() as cap:
+            ip.run_cell("1 + 1")
+        frozen = [o.data for o in cap.outputs if "eco-explorer-frozen" in o.data.get("text/html", "")]
+        assert frozen and WIDGET not in frozen[0]
+        with capture_output() as cap:
+            ip.run_line_magic("ecoledger", "compare --static")
+        assert [WIDGET in o.data for o in cap.outputs] == [False]
+    finally:
+        ledger_magics.unregister(ip)

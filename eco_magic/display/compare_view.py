@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 MAX_TABLE_GROUPS = 200
 
 _BOX = (f"font-family:{svg.FONT};font-size:13px;line-height:1.4;border:1px solid {svg.GRID};border-radius:8px;"
-        f"padding:8px 12px;max-width:980px;color:{svg.FG};background:var(--jp-layout-color1, #fbfdfb)")
+        f"padding:8px 12px;display:inline-block;max-width:100%;box-sizing:border-box;color:{svg.FG};"
+        "background:var(--jp-layout-color1, #fbfdfb)")
 _TABLE = "border-collapse:collapse;font-size:12px;margin-top:6px"
 _TH = (f"text-align:left;color:{svg.MUTED};font-weight:600;padding:2px 8px;border-bottom:1px solid {svg.GRID};"
        "white-space:nowrap")
@@ -72,13 +73,26 @@ def _columns(c: "Comparison") -> tuple[list[str], list[list[str]], set[int]]:
                _num(s.mean if s else None, factor), ci, ratio, ratio_ci, g.verdict]
         if c.quality is not None:
             q, t = g.quality, g.retention
-            row += [_num(q.mean if q else None), f"{q.ci_low:.4g} … {q.ci_high:.4g}" if q and q.ci_low is not None
-                    else "", _pct_ratio(1.0 if g.is_baseline and q else (t.ratio if t else None)),
-                    f"{_pct_ratio(t.low)} … {_pct_ratio(t.high)}" if t and t.low is not None else "",
+            row += [_num(q.mean if q else None),
+                    _spread(q.ci_low, q.ci_high, lambda v: f"{v:.4g}") if q else "",
+                    _pct_ratio(1.0 if g.is_baseline and q else (t.ratio if t else None)),
+                    _spread(t.low, t.high, _pct_ratio) if t else "",
                     "" if g.pareto is None else ("yes" if g.pareto else "no")]
         body.append(row)
     numeric = {1, 2, 3, 4, 5} | ({7, 8, 9, 10} if c.quality is not None else set())
     return header, body, numeric
+
+
+def _flat(low: float, high: float) -> bool:
+    """An interval of zero width (every run gave the same value), up to rounding."""
+    return abs(high - low) <= 1e-9 * max(abs(low), abs(high), 1e-300)
+
+
+def _spread(low: float | None, high: float | None, show) -> str:
+    """'low … high'; 'no spread' when every run gave the same value; '' with no interval (one run)."""
+    if low is None or high is None:
+        return ""
+    return "no spread" if _flat(low, high) else f"{show(low)} … {show(high)}"
 
 
 def _pct_ratio(value: float | None) -> str:
@@ -121,8 +135,12 @@ def _retention_sentences(c: "Comparison") -> list[str]:
         t = g.retention
         if g.is_baseline or t is None:
             continue
-        interval = (f" (95 % CI {_pct_ratio(t.low)} … {_pct_ratio(t.high)})" if t.low is not None and t.high > t.low
-                    else "")
+        if t.low is None:
+            interval = ""
+        elif _flat(t.low, t.high):
+            interval = " (the same in every run)"
+        else:
+            interval = f" ({100 * c.confidence:g} % CI {_pct_ratio(t.low)} … {_pct_ratio(t.high)})"
         front = " — on the Pareto front" if g.pareto else ""
         out.append(f"{g.group} keeps {_pct_ratio(t.ratio)} of {c.baseline}'s {c.quality}{interval}{front}")
     return out

@@ -27,6 +27,29 @@ BY_FIELDS = ("label", "group", "precision", "region", "status", "notebook", "ses
 NO_QUALITY = "(none)"
 
 
+def available() -> bool:
+    """True in a Jupyter kernel where ipywidgets imports: the explorer can be shown (else the static view)."""
+    from .card import in_kernel
+
+    if not in_kernel():
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+    except Exception:  # noqa: BLE001 - ImportError, or a broken install: the static view
+        return False
+    return True
+
+
+def close_quietly(widget: Any) -> None:
+    """Close a widget and its children (frees their comms); never raises."""
+    try:
+        for child in getattr(widget, "children", ()):
+            close_quietly(child)
+        widget.close()
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def _default_display(data: Mapping[str, Any]) -> str:
     from IPython.display import display
 
@@ -193,8 +216,6 @@ class Explorer:
                                                                "</div>"}, self.controls_id)
         except Exception:  # noqa: BLE001
             pass
-        from .widget import close_quietly
-
         close_quietly(self.box)
 
 
