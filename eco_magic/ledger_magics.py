@@ -13,6 +13,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from . import magics_registry
 from .display.compare import plural
 from .session_ledger import Ledger, current_ledger
 
@@ -189,21 +190,9 @@ _REGISTERED: dict[int, LedgerMagics] = {}
 
 def register(ipython) -> None:
     """Add ``%ecoledger`` to ``ipython`` (idempotent)."""
-    key = id(ipython)
-    if key in _REGISTERED:
-        return
-    magics = LedgerMagics(shell=ipython)
-    ipython.register_magics(magics)
-    _REGISTERED[key] = magics
+    magics_registry.register(ipython, LedgerMagics, _REGISTERED)
 
 
 def unregister(ipython) -> None:
     """Remove ``%ecoledger`` from ``ipython`` again (no-op when it was not registered)."""
-    magics = _REGISTERED.pop(id(ipython), None)
-    if magics is None:
-        return
-    mm = ipython.magics_manager
-    for kind in ("line", "cell"):
-        for name in list(magics.magics.get(kind, {})):
-            mm.magics[kind].pop(name, None)
-    mm.registry.pop(type(magics).__name__, None)
+    magics_registry.unregister(ipython, _REGISTERED)

@@ -17,6 +17,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Dict, Enum, Float, List, TraitError, Unicode, observe, validate
 
 from . import api
+from . import magics_registry
 from . import options as opt
 from .display import card
 from .engine import Engine
@@ -477,8 +478,4 @@ def unload(ipython) -> None:
         pass
     ledger_magics.unregister(ipython)
     plan_magics.unregister(ipython)
-    mm = ipython.magics_manager
-    for kind in ("line", "cell"):
-        for name in list(magics.magics.get(kind, {})):
-            mm.magics[kind].pop(name, None)
-    mm.registry.pop(type(magics).__name__, None)
+    magics_registry.remove(ipython, magics)

@@ -9,6 +9,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from . import magics_registry
 from . import options as opt
 from . import plan_options as po
 
@@ -149,21 +150,9 @@ _REGISTERED: dict[int, PlanMagics] = {}
 
 def register(ipython) -> None:
     """Add ``%ecoplan`` to ``ipython`` (idempotent)."""
-    key = id(ipython)
-    if key in _REGISTERED:
-        return
-    magics = PlanMagics(shell=ipython)
-    ipython.register_magics(magics)
-    _REGISTERED[key] = magics
+    magics_registry.register(ipython, PlanMagics, _REGISTERED)
 
 
 def unregister(ipython) -> None:
     """Remove ``%ecoplan`` from ``ipython`` again (no-op when it was not registered)."""
-    magics = _REGISTERED.pop(id(ipython), None)
-    if magics is None:
-        return
-    mm = ipython.magics_manager
-    for kind in ("line", "cell"):
-        for name in list(magics.magics.get(kind, {})):
-            mm.magics[kind].pop(name, None)
-    mm.registry.pop(type(magics).__name__, None)
+    magics_registry.unregister(ipython, _REGISTERED)
