@@ -413,6 +413,23 @@ def test_fast_sensor_calls_are_reused_only_briefly():
     assert calls[0] == 2                       # then read again
 
 
+def test_no_sensors_at_all_is_believed_for_a_while():
+    calls = [0]
+    now = [0.0]
+
+    def empty():  # a VM: psutil finds no hwmon at all
+        calls[0] += 1
+        return {}
+
+    th = temperature.CpuThermometer(sensors_fn=empty, clock=lambda: now[0])
+    assert th.read() is None
+    now[0] += temperature.MIN_TTL_S + 1.0
+    assert th.read() is None and calls[0] == 1   # not asked again at every tick
+    now[0] += temperature.EMPTY_TTL_S
+    th.read()
+    assert calls[0] == 2
+
+
 def test_failing_sensor_call_is_none_not_an_exception():
     def broken():
         raise OSError("hwmon went away")

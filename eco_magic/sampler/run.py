@@ -55,6 +55,10 @@ class _Run:
                 continue
             self.last_read_t[i] = t
             try:
+                if not from_thread:
+                    refresh = getattr(sensor, "refresh", None)
+                    if refresh is not None:  # boundary read: cached state (the process tree) is renewed first
+                        refresh()
                 values.append(_extract(sensor.read(t)))
             except Exception as exc:  # noqa: BLE001 — a sensor must never break the cell
                 values.append(_message(exc))

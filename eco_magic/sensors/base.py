@@ -100,6 +100,9 @@ class Sensor(Protocol):
         """Release handles. Idempotent; never raises."""
         ...
 
+    # Optional: ``refresh() -> None``. A sensor that caches slow-changing state between reads (the process
+    # tree of the process-scope models) renews it here; the sampler calls it just before each boundary read.
+
 
 @dataclass
 class Discovery:

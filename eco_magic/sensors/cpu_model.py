@@ -42,9 +42,9 @@ Unknown CPU (no row matches, e.g. the bare ``"AMD EPYC"`` that some hypervisors 
 (codecarbon/core/cpu.py, which multiplies it by the thread count), and the source says
 ``"unknown CPU: 4 W/thread default"``.
 
-Cost per read (process scope): on Linux the process tree is walked through ``/proc/<pid>/task/*/children``
-and ``/proc/<pid>/stat`` (~0.2 ms measured), not ``psutil.Process.children``, which scans every process on
-the machine (~1.6 ms with 77 processes, more on a busy desktop); other systems use psutil.
+Cost per read (process scope): two clock reads for this process (``time.process_time``, ``os.times``) plus
+one ``/proc/<pid>/stat`` read per live descendant; the descendants are found again at most every 2 s and at
+each cell's boundaries (:mod:`eco_magic.sensors.proctree`, issue 16), not at every tick.
 
 Every figure here is an estimate (``method="estimated"``); RAPL (``rapl.py``) measures when readable.
 Both model sensors treat their first ``read`` as the baseline: it returns ``energy_j=0.0``.
@@ -57,7 +57,6 @@ import os
 import platform
 import re
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -70,6 +69,7 @@ TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "cpu_tdp.csv"
 TABLE_LABEL = "table: eco_magic/data/cpu_tdp.csv"
 SCOPES = ("process", "machine")
 SOURCE = "CPU model"
+BOUNDARY_WALK_MAX_AGE_S = 0.05  # the CPU and RAM models share one tree: one walk serves both boundary reads
 
 # Arm Ltd (implementer 0x41) server cores, as `lscpu` names them; /proc/cpuinfo on arm64 has no model name.
 _ARM_PARTS = {0xD0C: "Neoverse-N1", 0xD40: "Neoverse-V1", 0xD49: "Neoverse-N2", 0xD4F: "Neoverse-V2"}
@@ -351,105 +351,14 @@ def machine_cpu_times() -> tuple[float, float]:
     return busy_total_s(psutil.cpu_times())
 
 
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _children_from_proc(pid: int) -> list[int] | None:
-    """Direct children of ``pid`` from ``/proc/<pid>/task/<tid>/children`` (Linux with CONFIG_PROC_CHILDREN,
-    the default on major distributions). ``None`` when those files do not exist."""
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return None if pid == os.getpid() else []
-    out: list[int] = []
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as fh:
-                out.extend(int(c) for c in fh.read().split())
-        except FileNotFoundError:
-            if os.path.isdir(f"/proc/{pid}/task/{tid}"):
-                return None  # the thread is there but the file is not: kernel without CONFIG_PROC_CHILDREN
-            continue  # the thread (or the whole process) exited meanwhile
-        except OSError:
-            continue
-    return out
-
-
-def descendant_pids(pid: int | None = None) -> list[int]:
-    """PIDs of all live descendants of ``pid`` (default: this process).
-
-    Linux: walks ``/proc/<pid>/task/*/children`` (about 0.02 ms per process, against 1.5 ms or more for
-    scanning every process in /proc); elsewhere, or when those files are missing, ``psutil.children``.
-    """
-    pid = os.getpid() if pid is None else int(pid)
-    if sys.platform.startswith("linux"):
-        found: list[int] = []
-        seen = {pid}
-        stack = [pid]
-        while stack:
-            kids = _children_from_proc(stack.pop())
-            if kids is None:
-                break
-            kids = [k for k in kids if k not in seen]
-            seen.update(kids)
-            found.extend(kids)
-            stack.extend(kids)
-        else:
-            return found
-    import psutil
-
-    try:
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _stat_ticks(pid: int) -> int:
-    """utime + stime + cutime + cstime of ``pid`` in clock ticks, from /proc/<pid>/stat (fields 14–17)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-        text = fh.read()
-    fields = text[text.rindex(")") + 2 :].split()  # the command name may contain spaces and parentheses
-    return sum(int(x) for x in fields[11:15])
-
-
-def process_tree_cpu_seconds(pid: int | None = None) -> float:
-    """User + system CPU seconds of process ``pid`` (default: this one), the children it has reaped
-    (``children_user``/``children_system``) and all live descendants (each with its own reaped children).
-
-    When a live child exits and is reaped its time moves from the live sum into the parent's
-    ``children_*`` fields, so the total stays continuous. Linux reads /proc directly (same fields as
-    ``psutil.Process.cpu_times``); other systems use psutil.
-    """
-    pid = os.getpid() if pid is None else int(pid)
-    kids = descendant_pids(pid)
-    if sys.platform.startswith("linux"):
-        if pid == os.getpid():
-            # this process at nanosecond resolution (/proc moves in 10-ms ticks: most 1–5 ms cells read 0);
-            # its reaped children from os.times(), which the kernel keeps in ticks
-            t = os.times()
-            own_s = time.process_time() + t.children_user + t.children_system
-            ticks = 0
-        else:
-            own_s = 0.0
-            ticks = _stat_ticks(pid)
-        for kid in kids:
-            try:
-                ticks += _stat_ticks(kid)
-            except (OSError, ValueError):  # exited meanwhile: its time shows up in its parent's cutime
-                pass
-        return own_s + ticks / _CLK_TCK
-    import psutil
-
-    total = 0.0
-    for i, p in enumerate([pid, *kids]):
-        try:
-            t = psutil.Process(p).cpu_times()
-        except psutil.Error:
-            if i == 0:
-                raise
-            continue
-        total += t.user + t.system + getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
-    return total
+# The process tree (descendants, CPU seconds, RSS) lives in proctree.py; these names stay importable from here.
+from .proctree import (  # noqa: E402,F401
+    _children_from_proc,
+    _stat_ticks,
+    descendant_pids,
+    process_tree_cpu_seconds,
+    shared_tree,
+)
 
 
 class MachineLoadMeter:
@@ -493,12 +402,14 @@ class ProcessCpuModel:
         logical_cpus: int,
         cpu_seconds_fn: Callable[[], float],
         temp_fn: TempFn | None = None,
+        refresh_fn: Callable[[], None] | None = None,
     ) -> None:
         self.info = info
         self._w = float(w_per_thread)
         self._n = max(1, int(logical_cpus))
         self._fn = cpu_seconds_fn
         self._temp_fn = temp_fn
+        self._refresh_fn = refresh_fn
         self._last: tuple[float, float] | None = None  # (t_s, cpu seconds)
         self._energy_j = 0.0
 
@@ -516,6 +427,11 @@ class ProcessCpuModel:
             power = d_cpu * self._w / dt
             util = min(100.0, 100.0 * d_cpu / (dt * self._n))
         return Sample(t_s=t_s, energy_j=self._energy_j, power_w=power, temp_c=temp, util_pct=util)
+
+    def refresh(self) -> None:
+        """Find the tree's processes again now (the sampler calls this before each boundary read)."""
+        if self._refresh_fn is not None:
+            self._refresh_fn()
 
     def close(self) -> None:
         return None
@@ -603,9 +519,12 @@ def discover(
         budget = power_budget(cpu, tdp_w, table)
         name = cpu.brand or "unknown CPU"
         if scope == "process":
+            refresh_fn = None
             if cpu_seconds_fn is None:
                 target = os.getpid() if pid is None else int(pid)
-                cpu_seconds_fn = functools.partial(process_tree_cpu_seconds, target)
+                tree = shared_tree(target)
+                cpu_seconds_fn = tree.cpu_seconds
+                refresh_fn = functools.partial(tree.refresh, BOUNDARY_WALK_MAX_AGE_S)
             else:
                 target = pid
             info = DeviceInfo(
@@ -618,7 +537,8 @@ def discover(
                 details={**budget.details, "model": "cpu seconds × W per thread", "pid": target},
             )
             cpu_seconds_fn()  # fail here, in discovery, rather than on every read
-            found.sensors.append(ProcessCpuModel(info, budget.w_per_thread, cpu.logical_cpus, cpu_seconds_fn, temp_fn))
+            found.sensors.append(ProcessCpuModel(info, budget.w_per_thread, cpu.logical_cpus, cpu_seconds_fn, temp_fn,
+                                                 refresh_fn))
         else:
             cpu_times_fn = cpu_times_fn or machine_cpu_times
             info = DeviceInfo(

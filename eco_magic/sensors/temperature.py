@@ -16,9 +16,9 @@ Which reading counts as "the CPU temperature" (the hottest of the best available
     (0, 150) °C, which are glitches (some drivers report 0 for an absent sensor).
 
 Cost
-    The sampler calls this at up to 5 Hz. psutil's call is cheap where hwmon is empty (~0.07 ms measured in a
-    container) but reads a few dozen sysfs files on a real machine. :class:`CpuThermometer` therefore times
-    each call and, when one takes longer than ``slow_s`` (2 ms), keeps that answer for ``ttl_s`` (1 s).
+    The sampler calls this at up to 5 Hz. psutil's call costs ~0.08 ms where hwmon is empty (a VM) and reads a
+    few dozen sysfs files on a real machine. :class:`CpuThermometer` keeps every answer for ``MIN_TTL_S``
+    (1 s), a slow one (over ``slow_s``, 2 ms) for ``ttl_s``, and "no sensor at all" for ``EMPTY_TTL_S`` (30 s).
 """
 from __future__ import annotations
 
@@ -92,8 +92,11 @@ def _default_sensors_fn() -> SensorsFn | None:
     return getattr(psutil, "sensors_temperatures", None)
 
 
-#: Shortest time a reading is reused, even when the call is fast (s).
-MIN_TTL_S = 0.2
+#: Shortest time a reading is reused, even when the call is fast (s). Temperatures move over seconds; psutil
+#: globs every hwmon and thermal-zone file on each call (~80 µs even where it finds none, issue 16).
+MIN_TTL_S = 1.0
+#: How long "no temperature sensor at all" is believed (s): hwmon does not appear while a kernel runs.
+EMPTY_TTL_S = 30.0
 
 
 class CpuThermometer:
@@ -141,6 +144,8 @@ class CpuThermometer:
             # a fast call is still kept for MIN_TTL_S: temperatures move over seconds, and psutil globs every
             # hwmon and thermal-zone file on each call (most of a 50 Hz sampler tick otherwise)
             ttl = self._ttl_s if self.last_call_s > self._slow_s else min(MIN_TTL_S, self._ttl_s)
+            if not temps and self._ttl_s > 0:
+                ttl = max(ttl, EMPTY_TTL_S)
             self._cached = (done + ttl, value) if ttl > 0 else None
             return value
 
