@@ -370,7 +370,10 @@ def install(monkeypatch: Any, devices: list[FakeGpu] | None = None, *,
     ``init_error``: an ``NVML_ERROR_*`` code that ``nvmlInit`` raises, e.g.
     ``pynvml.NVML_ERROR_LIBRARY_NOT_FOUND`` for a machine without the NVIDIA driver.
     """
+    from eco_magic.sensors import nvidia
+
     fake = FakeNvml([FakeGpu()] if devices is None else devices, clock=clock, init_error=init_error)
+    monkeypatch.setattr(nvidia, "driver_absence", lambda: None)  # the fake driver is "installed"
     for name in PATCHED:
         monkeypatch.setattr(pynvml, name, getattr(fake, name))
     monkeypatch.setattr(pynvml, "_nvmlGetFunctionPointer", _function_not_found)

@@ -150,9 +150,43 @@ def discover(env: Mapping[str, str] | None = None) -> Discovery:
         return Discovery(notes=[ProbeNote(NOTE_SOURCE, f"NVML probe failed ({type(exc).__name__}: {exc})")])
 
 
+#: Where the NVIDIA kernel driver shows itself on Linux, and the library NVML is loaded from.
+_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl")
+_NVML_LIBRARY = "libnvidia-ml.so.1"
+
+
+def driver_absence() -> str | None:
+    """Why no NVIDIA driver can answer on this machine, or ``None`` when one may (then NVML decides).
+
+    Importing ``pynvml`` costs ~110 ms (issue 16), paid in the background discovery that the first measured cell
+    waits for; on the many machines without an NVIDIA driver it is skipped. Linux: the kernel driver shows
+    ``/proc/driver/nvidia`` or ``/dev/nvidiactl``; failing both (WSL2 has neither), the NVML library itself must
+    load (``dlopen`` of libnvidia-ml.so.1, ~0.1 ms when absent). macOS has no NVIDIA driver. Elsewhere
+    (Windows) NVML's own init decides.
+    """
+    if sys.platform == "darwin":
+        return "no NVIDIA driver on macOS"
+    if not sys.platform.startswith("linux"):
+        return None
+    if any(os.path.exists(p) for p in _DRIVER_PATHS):
+        return None
+    import ctypes
+
+    try:
+        ctypes.CDLL(_NVML_LIBRARY)
+    except OSError:
+        return (f"no NVIDIA driver (no {' or '.join(_DRIVER_PATHS)}, {_NVML_LIBRARY} not loadable); "
+                "nvidia-ml-py not imported")
+    return None
+
+
 def _discover(env: Mapping[str, str]) -> Discovery:
     found = Discovery()
     note = lambda message, hint=None: found.notes.append(ProbeNote(NOTE_SOURCE, message, hint))  # noqa: E731
+    absent = driver_absence()
+    if absent is not None:
+        note(absent)
+        return found
     try:
         import pynvml as nv
     except ImportError:
