@@ -148,12 +148,22 @@ class _Channel:
             return self.p_trap, "integrated", self.p_first_t, self.p_last_t, "power"
         return None, self.info.method if self.info.method in METHODS else "integrated", t_start, t_start, None
 
-    def result(self, t_start: float, t_end: float) -> ChannelResult:
+    def result(self, t_start: float, t_end: float, aligned: tuple | None = None,
+               edge_note: str | None = None) -> ChannelResult:
+        """The channel's result. ``aligned``: ``(energy_j, method, note)`` from the counter-aligned boundaries
+        (:mod:`.edges`), which replaces the plain counter rules; ``edge_note``: why they could not be used."""
         energy, method, first_t, last_t, basis = self.energy(t_start, t_end)
+        if aligned is not None:
+            energy, method = aligned[0], aligned[1]
+            first_t, last_t, basis = t_start, t_end, "aligned"
         duration = t_end - t_start
         span = last_t - first_t
         key = self.key
         notes: list[str] = []
+        if aligned is not None and aligned[2]:
+            notes.append(f"{key}: {aligned[2]}")
+        elif edge_note:
+            notes.append(f"{key}: {edge_note}")
 
         # what the energy figure covers, said once, attached to the failure note when there is one
         tol = 1e-9 * max(1.0, abs(t_end))
@@ -176,7 +186,7 @@ class _Channel:
             if self.n_other_errors:
                 parts.append(f"{self.n_other_errors} other")
             if not coverage:
-                coverage = ("energy unaffected (the counter spans the gaps)" if basis == "counter"
+                coverage = ("energy unaffected (the counter spans the gaps)" if basis in ("counter", "aligned")
                             else "power interpolated across the gaps")
             notes.append(f"{key}: read failed {self.n_errors}× ({'; '.join(parts)}); {coverage}")
         elif energy is not None and (head_lost or tail_lost):

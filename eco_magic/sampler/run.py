@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..sensors.base import Sensor
 from .channel import _Channel, _extract, _message
@@ -83,6 +83,15 @@ class _Run:
             self.n_ticks += 1
             self.last_t = t
 
+    def boundary_values(self, index: int, t: float) -> tuple[float | None, float | None]:
+        """``(energy_j, power_w)`` that channel ``index`` recorded at tick time ``t``; ``None`` for a value the
+        read did not give (or when that read failed)."""
+        with self.lock:
+            c = self.channels[index]
+            energy = c.e_last if c.e_n and c.e_last_t == t else None
+            power = c.p_last if c.p_n and c.p_last_t == t else None
+        return energy, power
+
     def detach(self) -> int | None:
         """Stop accepting readings from the thread; return the sensor index it is stuck in, if any."""
         with self.lock:
@@ -99,9 +108,13 @@ class _Run:
                     energy[c.key] = e
         return LiveStatus(elapsed_s=elapsed_s, power_w=power, energy_j=energy)
 
-    def measurement(self, t_end: float, rate: str, notes: Sequence[str], started_at: float) -> Measurement:
+    def measurement(self, t_end: float, rate: str, notes: Sequence[str], started_at: float,
+                    aligned: Mapping[int, tuple] | None = None,
+                    edge_notes: Mapping[int, str] | None = None) -> Measurement:
+        aligned, edge_notes = aligned or {}, edge_notes or {}
         with self.lock:
-            channels = tuple(c.result(self.t0, t_end) for c in self.channels)
+            channels = tuple(c.result(self.t0, t_end, aligned.get(i), edge_notes.get(i))
+                             for i, c in enumerate(self.channels))
             trace = self.trace.finish() if self.trace is not None else Trace((), {}, 1)
             n_ticks = self.n_ticks
         all_notes = list(notes)

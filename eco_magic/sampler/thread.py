@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 from ..sensors.base import Sensor
 from .channel import _message
 from .results import LiveStatus, Measurement
+from .edges import POLL_S, EdgeAligner, aligners_for, settle
 from .run import ESTIMATE_MIN_INTERVAL_S, _check_sensors, _Run, _schedule_loop
 from .schedule import Wait, _check_rate, _event_wait, _rate_label, interval_s
 
@@ -24,6 +25,10 @@ class Sampler:
                       of the framework it synchronised (``"torch"``) or ``None``; must not create a CUDA context
     max_trace_points  upper bound on :class:`Trace` points (≥ 2)
     thread_name       name of the daemon thread
+    align_edges       place the cell's boundaries on the update instants of coarse counters (NVML; see
+                      :mod:`.edges`); False keeps the plain counter delta (the benchmark compares both)
+    sleep             ``sleep(seconds)`` for the polls after the cell (default ``time.sleep``; a simulated
+                      clock passes one that advances it)
 
     Use as a context manager: ``__exit__`` stops even when the cell raised (``KeyboardInterrupt`` included);
     the result is then in :attr:`measurement` (and ``stop()`` returns it again).
@@ -32,7 +37,8 @@ class Sampler:
     def __init__(self, sensors: Sequence[Sensor], *, rate_hz: float | None = None,
                  clock: Callable[[], float] = time.perf_counter, wait: Wait | None = None,
                  sync: Callable[[], str | None] | None = None, max_trace_points: int = 1024,
-                 thread_name: str = "eco_magic-sampler") -> None:
+                 thread_name: str = "eco_magic-sampler", align_edges: bool = True,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._sensors = _check_sensors(sensors)
         self._rate_hz = None if rate_hz is None else _check_rate(rate_hz)
         if isinstance(max_trace_points, bool) or not isinstance(max_trace_points, int) or max_trace_points < 2:
@@ -48,6 +54,10 @@ class Sampler:
         self._thread: threading.Thread | None = None
         self._started_at = 0.0
         self._result: Measurement | None = None
+        self._align = bool(align_edges)
+        self._sleep = sleep
+        self._aligners: list[EdgeAligner] = []
+        self.edge_wait_s = 0.0  # seconds stop() waited for counter updates after the cell (diagnostics)
 
     @property
     def rate(self) -> str:
@@ -67,6 +77,11 @@ class Sampler:
         t0 = self._clock()
         self._run = _Run(self._sensors, t0, self._max_trace_points, with_trace=True)
         self._run.tick(t0)
+        if self._align:
+            self._aligners = aligners_for(self._sensors)
+            for a in self._aligners:
+                e, p = self._run.boundary_values(a.index, t0)
+                a.begin(t0, e, p)
         thread = threading.Thread(target=self._thread_main, name=self._thread_name, daemon=True)
         thread.start()
         self._thread = thread
@@ -75,6 +90,12 @@ class Sampler:
         run = self._run
         assert run is not None
         try:
+            pending = [a for a in self._aligners if not a.head_done]
+            while pending and not run.detached:  # poll coarse counters until their first update (edges.py)
+                if self._wait(self._event, POLL_S):
+                    return
+                now = self._clock()
+                pending = [a for a in pending if not a.poll_head(now)]
             _schedule_loop(run, self._event, self._wait, self._clock, self._rate_hz)
         except Exception as exc:  # noqa: BLE001 — a thread must never print a traceback into the notebook
             run.thread_failure = _message(exc)
@@ -124,7 +145,21 @@ class Sampler:
                         notes.append(f"CUDA synchronised ({framework}) before the final read")
             t_end = self._clock()
             run.tick(t_end, skip=hung)
-            self._result = run.measurement(t_end, self._achieved_label(run, t_end), notes, self._started_at)
+            aligned, edge_notes = {}, {}
+            if self._aligners and hung is None:
+                for a in self._aligners:
+                    e, p = run.boundary_values(a.index, t_end)
+                    a.finish(t_end, e, p, stopped_early=not a.head_done)
+                try:
+                    self.edge_wait_s = settle(self._aligners, self._clock, self._sleep)
+                except KeyboardInterrupt as exc:  # Ctrl-C while waiting for the counter: plain counter rules
+                    interrupted = interrupted or exc
+                    for a in self._aligners:
+                        a.result, a.note = None, a.note or "interrupted while aligning; boundaries not aligned"
+                aligned = {a.index: a.result for a in self._aligners if a.result is not None}
+                edge_notes = {a.index: a.note for a in self._aligners if a.note}
+            self._result = run.measurement(t_end, self._achieved_label(run, t_end), notes, self._started_at,
+                                           aligned, edge_notes)
             if interrupted is not None:
                 raise interrupted  # the measurement is complete; the caller sees the interruption
             return self._result

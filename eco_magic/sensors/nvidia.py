@@ -69,6 +69,11 @@ THROTTLE_REASONS = (
 )
 
 _FI_POWER_AVERAGE, _FI_POWER_INSTANT = 185, 186  # nvml.h field ids, used if the binding lacks the names
+
+#: Nominal seconds between two updates of the total-energy counter ("approximately every 100 ms", ml.energy;
+#: PETSc: "every 20–100 ms"). The sampler finds the real update instants by polling; this only sizes its waits.
+COUNTER_UPDATE_S = 0.1
+_INSTANT = ("instant", "usage_instant")  # power paths that read the present, not a 1-s trailing average
 _SCOPE_GPU, _SCOPE_MODULE = 0, 1
 
 
@@ -304,6 +309,10 @@ def _open(nv, index: int, handle: Any, via_mig: bool, note: Callable) -> "Nvidia
         "datacenter": is_datacenter_gpu(name, _try(nv, nv.nvmlDeviceGetBrand, handle), nv),
         "mig": mig,
     }
+    if counter_mj is not None:
+        details["counter_update_s"] = COUNTER_UPDATE_S
+        details["edges"] = ("aligned to counter updates" if power is not None and power.label in _INSTANT
+                            else "not aligned (no instant power)")
     info = DeviceInfo(key=f"gpu:{index}", kind="gpu", name=name, method=method, source=source,
                       scope="device", details=details)
     try:
@@ -403,6 +412,10 @@ class NvidiaGpuSensor:
                  power: _PowerPath | None, temperature: Callable | None = None,
                  throttle: Callable | None = None, utilisation: Callable | None = None):
         self.info = info
+        #: Seconds between counter updates when the sampler may align the cell's boundaries to them (a counter
+        #: and an instant power reading to attribute the partial intervals); ``None`` otherwise.
+        self.edge_period_s = (COUNTER_UPDATE_S if counter_mj is not None and power is not None
+                              and power.label in _INSTANT else None)
         self._nv, self._handle = nvml, handle
         self._counter_at_open_mj = counter_mj
         self._last_energy_j = 0.0
@@ -429,6 +442,20 @@ class NvidiaGpuSensor:
             throttle = self._read_optional("throttle") or ()
         return Sample(t_s=t_s, energy_j=energy_j, power_w=power_w, temp_c=temp_c, util_pct=util_pct,
                       throttle=throttle)
+
+    def read_edge(self, t_s: float) -> tuple[float, float | None]:
+        """``(energy_j, power_w)`` only: the cheap read the sampler polls near a cell's boundaries to find the
+        counter's update instants (two NVML calls instead of five). Raises :class:`SensorError`."""
+        with self._lock:
+            if self._closed or self._counter_at_open_mj is None:
+                raise SensorError(f"{self.info.key} has no open energy counter")
+            nv = self._nv
+            try:
+                energy_j = self._read_energy_j()
+                power_w = self._power.read_w(nv, self._handle) if self._power is not None else None
+            except nv.NVMLError as exc:
+                raise SensorError(self._message(exc, "energy counter or power")) from exc
+        return energy_j, power_w
 
     def close(self) -> None:
         with self._lock:
