@@ -2,7 +2,8 @@
 
 :func:`discover_all` picks, per device kind, the best source this machine offers:
 
-- GPU: NVML (counter on Volta+, else integrated power), every visible device.
+- GPU: NVML (counter on Volta+, else integrated power), every visible device; AMD GPUs through AMD SMI
+  (``amdsmi``, optional extra ``eco_magic[amd]``): energy accumulator, else integrated power.
 - CPU: RAPL package counters when readable, else the utilisation × TDP model (labelled *estimated*).
 - RAM: RAPL dram counter when readable, else the DIMM model (labelled *estimated*).
 """
@@ -31,6 +32,7 @@ def discover_all(scope: str = "process", env: Mapping[str, str] | None = None, c
     found = Discovery()
     if gpus:
         found.extend(_guard("NVIDIA", "nvidia", lambda m: m.discover(env=env)))
+        found.extend(_guard("AMD", "amd", lambda m: m.discover(env=env)))
     rapl_found = _guard("RAPL", "rapl", lambda m: m.discover(env=env))
     found.extend(rapl_found)
     kinds = {s.info.kind for s in rapl_found.sensors}
