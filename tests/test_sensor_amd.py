@@ -110,8 +110,6 @@ def test_visible_devices_select_by_index(monkeypatch):
 
 
 def test_init_failure_is_a_note(monkeypatch):
-    import amdsmi  # noqa: F401  (loaded by install below)
-
     fake = install(monkeypatch, init_error=34)   # AMDSMI_STATUS_DRIVER_NOT_LOADED
     found = amd.discover(env={})
     assert found.sensors == [] and found.notes[0].message.startswith("AMD SMI init failed: AMDSMI_STATUS_DRIVER")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 METHODS = ("counter", "integrated", "estimated")
-KINDS = ("gpu", "cpu", "ram")
+KINDS = ("gpu", "cpu", "ram", "npu")  # npu: a neural accelerator reported apart (Apple Neural Engine)
 
 
 class SensorError(RuntimeError):
