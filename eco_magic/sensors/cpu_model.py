@@ -37,7 +37,10 @@ logical CPUs than ``sockets × threads``, the visible vCPUs get their share only
 (W per thread = TDP_socket / threads, TDP_machine = W per thread × logical CPUs). Without this a 2-vCPU
 cloud VM on a 64-core EPYC would be charged the whole 280 W socket.
 
-Unknown CPU (no row matches, e.g. the bare ``"AMD EPYC"`` that some hypervisors report):
+Unknown CPU (no row matches, e.g. the bare ``"AMD EPYC"`` that some hypervisors report): the CPUID family and
+model in /proc/cpuinfo name the generation (:mod:`.cpu_identity`: e.g. family 0x19 model 0x01 = Zen 3 "Milan"),
+and the median W per thread of that generation's parts in the table is used; the source says how it was
+decided (numbers, generation, hypervisor flag, DMI vendor). Failing that,
 :data:`DEFAULT_W_PER_THREAD` = 4 W per hardware thread, CodeCarbon's ``DEFAULT_POWER_PER_CORE``
 (codecarbon/core/cpu.py, which multiplies it by the thread count), and the source says
 ``"unknown CPU: 4 W/thread default"``.
@@ -57,11 +60,12 @@ import os
 import platform
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .base import DeviceInfo, Discovery, ProbeNote, Sample
+from .cpu_identity import CpuId, dmi_hint, generation_w_per_thread, identify, parse_cpuid
 
 DEFAULT_W_PER_THREAD = 4.0  # W per hardware thread for unknown CPUs (CodeCarbon DEFAULT_POWER_PER_CORE)
 IDLE_FRACTION = 0.1  # load curve: P(u=0) = 10 % of TDP (CodeCarbon v3)
@@ -84,6 +88,8 @@ class CpuInfo:
     sockets: int = 1
     logical_cpus: int = 1
     arch: str = ""
+    cpuid: CpuId | None = None   # CPUID vendor/family/model/stepping and the hypervisor flag (Linux x86)
+    dmi: str | None = None       # DMI vendor / product, e.g. "Google / Google Compute Engine" (a hint only)
 
 
 def parse_cpuinfo(text: str, arch: str = "") -> CpuInfo:
@@ -118,6 +124,7 @@ def parse_cpuinfo(text: str, arch: str = "") -> CpuInfo:
         sockets=max(1, len(physical_ids)),
         logical_cpus=processors or (os.cpu_count() or 1),
         arch=arch,
+        cpuid=parse_cpuid(text),
     )
 
 
@@ -149,7 +156,8 @@ def read_cpu_info(proc_info: str | None = None) -> CpuInfo:
     logical = os.cpu_count() or 1
     try:
         if sys.platform.startswith("linux"):
-            return parse_cpuinfo(Path("/proc/cpuinfo").read_text(errors="replace"), arch)
+            info = parse_cpuinfo(Path("/proc/cpuinfo").read_text(errors="replace"), arch)
+            return replace(info, dmi=dmi_hint())
         if sys.platform == "darwin":
             return CpuInfo(_brand_macos(), 1, logical, arch)
         if sys.platform == "win32":
@@ -297,11 +305,18 @@ def power_budget(cpu: CpuInfo, tdp_w: float | None = None, table: Sequence[TdpRo
         return PowerBudget(tdp_w, tdp_w / n, f"user-given TDP {tdp_w:g} W", details)
     match = lookup_tdp(cpu.brand, table) if cpu.brand else None
     if match is None:
+        by_cpuid = _budget_from_cpuid(cpu, n, table, details)
+        if by_cpuid is not None:
+            return by_cpuid
         machine = DEFAULT_W_PER_THREAD * n
         details.update(tdp_machine_w=machine, w_per_thread=DEFAULT_W_PER_THREAD, tdp_from="default")
         label = f"unknown CPU: {DEFAULT_W_PER_THREAD:g} W/thread default"
         if cpu.brand:
             label = f"unknown CPU {cpu.brand!r}: {DEFAULT_W_PER_THREAD:g} W/thread default"
+        c = cpu.cpuid
+        if c is not None and c.family is not None and c.model is not None:
+            label += (f" (CPUID family {c.family:#x} model {c.model:#x} names no server generation eco_magic knows"
+                      + (", in a VM" if c.hypervisor else "") + ")")
         return PowerBudget(machine, DEFAULT_W_PER_THREAD, label, details)
     row = match.row
     full_threads = row.threads * sockets if row.threads else None
@@ -326,6 +341,31 @@ def power_budget(cpu: CpuInfo, tdp_w: float | None = None, table: Sequence[TdpRo
         match=match.how,
     )
     return PowerBudget(machine, per_thread, f"{label}, {TABLE_LABEL}", details)
+
+
+def _budget_from_cpuid(cpu: CpuInfo, n: int, table: Sequence[TdpRow] | None, details: dict) -> PowerBudget | None:
+    """A generic or unknown brand string: the CPUID family/model's generation and its median W per thread
+    (:mod:`.cpu_identity`), with how it was decided in the label; ``None`` when the numbers name no generation."""
+    cpuid = cpu.cpuid
+    gen = identify(cpuid) if cpuid is not None else None
+    if gen is None:
+        return None
+    rows = load_tdp_table() if table is None else table
+    found = generation_w_per_thread(gen, rows, in_vm=cpuid.hypervisor)
+    if found is None:
+        return None
+    per_thread, k = found
+    where = "in a VM (hypervisor flag" + (f"; DMI: {cpu.dmi}" if cpu.dmi else "") + ")" if cpuid.hypervisor \
+        else (f"DMI: {cpu.dmi}" if cpu.dmi else "bare metal")
+    brand = repr(cpu.brand) if cpu.brand else "no model name"
+    label = (f"{brand} not in the table; CPUID family {cpuid.family:#x} model {cpuid.model:#x} stepping "
+             f"{cpuid.stepping} → {gen.name}, {where}: median {per_thread:.2f} W/thread over {k} "
+             f"{'dense ' if cpuid.hypervisor else ''}parts of that generation, {TABLE_LABEL}")
+    machine = per_thread * n
+    details.update(tdp_machine_w=machine, w_per_thread=per_thread, tdp_from="cpuid", generation=gen.name,
+                   cpuid_family=cpuid.family, cpuid_model=cpuid.model, cpuid_stepping=cpuid.stepping,
+                   hypervisor=cpuid.hypervisor, dmi=cpu.dmi, generation_rows=k)
+    return PowerBudget(machine, per_thread, label, details)
 
 
 def load_curve_power_w(tdp_w: float, util: float) -> float:
