@@ -377,9 +377,42 @@ def test_platform_without_sensors_temperatures(monkeypatch):
     import psutil
 
     monkeypatch.delattr(psutil, "sensors_temperatures", raising=False)  # macOS / Windows
+    monkeypatch.setattr(temperature.sys, "platform", "darwin")
     th = temperature.CpuThermometer()
     assert th.read() is None
-    assert "Linux/FreeBSD only" in th.note().message
+    assert "on Linux and, through psutil, FreeBSD only" in th.note().message
+
+
+def test_linux_reads_hwmon_directly_like_psutil(tmp_path):
+    def hwmon(n, name, temps):
+        d = tmp_path / "hwmon" / f"hwmon{n}"
+        d.mkdir(parents=True)
+        (d / "name").write_text(name + "\n")
+        for i, (label, milli) in enumerate(temps, start=1):
+            (d / f"temp{i}_input").write_text(f"{milli}\n")
+            if label is not None:
+                (d / f"temp{i}_label").write_text(label + "\n")
+
+    hwmon(0, "acpitz", [(None, 27800)])
+    hwmon(1, "coretemp", [("Package id 0", 61000), ("Core 0", 58000)])
+    hwmon(2, "nvme", [("Composite", 44850)])
+    found = temperature.linux_sensors_temperatures(str(tmp_path))
+    assert found["coretemp"] == [temperature.Reading("Package id 0", 61.0), temperature.Reading("Core 0", 58.0)]
+    assert found["acpitz"] == [temperature.Reading("", 27.8)]
+    assert temperature.pick_cpu_temp_c(found) == 61.0
+    th = temperature.CpuThermometer(sensors_fn=lambda: temperature.linux_sensors_temperatures(str(tmp_path)))
+    assert th.read() == 61.0 and th.note() is None
+
+
+def test_linux_falls_back_to_thermal_zones(tmp_path):
+    zone = tmp_path / "thermal" / "thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "type").write_text("x86_pkg_temp\n")
+    (zone / "temp").write_text("55000\n")
+    found = temperature.linux_sensors_temperatures(str(tmp_path))
+    assert found == {"x86_pkg_temp": [temperature.Reading("", 55.0)]}
+    assert temperature.pick_cpu_temp_c(found) == 55.0
+    assert temperature.linux_sensors_temperatures(str(tmp_path / "none")) == {}
 
 
 def test_slow_sensor_calls_are_cached_for_a_second():

@@ -23,20 +23,18 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 DMI_DIR = Path("/sys/class/dmi/id")
 
 
-@dataclass(frozen=True)
-class Generation:
+class Generation(NamedTuple):
     """A server CPU generation: CPUID identity and the table naming of its parts."""
 
     vendor: str            # CPUID vendor_id
     family: int
-    models: frozenset
+    models: frozenset  # type: ignore[type-arg]
     name: str              # human name, e.g. "Zen 3 (EPYC 7003 'Milan')"
     pattern: str           # regex over cpu_tdp.csv names of its parts
     steppings: tuple[int, int] = (0, 255)  # inclusive stepping range (Intel model 0x55 spans three generations)
@@ -69,8 +67,7 @@ GENERATIONS: tuple[Generation, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class CpuId:
+class CpuId(NamedTuple):
     """The CPUID identity /proc/cpuinfo shows (``None`` where absent, e.g. on arm64)."""
 
     vendor: str | None = None

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import sys
 from typing import Callable
 
 from .base import DeviceInfo, Discovery, ProbeNote, Sample
@@ -81,6 +82,18 @@ def ram_power_w(total_gb: float, arch: str = "x86_64") -> float:
 
 
 from .proctree import process_tree_rss_bytes, shared_tree  # noqa: E402,F401  (importable from here, as before)
+
+
+def _meminfo_total_bytes(path: str = "/proc/meminfo") -> int | None:
+    """``MemTotal`` from /proc/meminfo in bytes (what ``psutil.virtual_memory().total`` reads), or ``None``."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 class RamModel:
@@ -150,7 +163,10 @@ def discover(
         if scope not in SCOPES:
             found.notes.append(ProbeNote(SOURCE, f"unknown scope {scope!r}", "use 'process' or 'machine'"))
             return found
-        needs_psutil = total_bytes is None or (scope == "process" and rss_fn is None)
+        linux = sys.platform.startswith("linux")  # /proc gives both: no psutil import (~50 ms) there
+        if total_bytes is None and linux:
+            total_bytes = _meminfo_total_bytes()
+        needs_psutil = total_bytes is None or (scope == "process" and rss_fn is None and not linux)
         if needs_psutil:
             try:
                 import psutil
