@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 from ..sensors.base import Sensor
 from .results import Measurement
 from .run import _check_sensors, _Run, _schedule_loop
-from .schedule import ADAPTIVE_RATE, Wait, _event_wait, interval_s
+from .schedule import StopSignal, ADAPTIVE_RATE, Wait, _event_wait, interval_s
 
 
 class IdleBaseline:
@@ -33,7 +33,7 @@ class IdleBaseline:
         self._clock = clock
         self._wait = wait or _event_wait
         self._thread_name = thread_name
-        self._event = threading.Event()
+        self._event = StopSignal()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._result: dict[str, float] | None = None

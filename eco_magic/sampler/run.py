@@ -125,7 +125,7 @@ class _Run:
                            rate=rate, notes=tuple(all_notes), started_at=started_at)
 
 
-def _schedule_loop(run: _Run, event: threading.Event, wait: Wait, clock: Callable[[], float],
+def _schedule_loop(run: _Run, event, wait: Wait, clock: Callable[[], float],
                    rate_hz: float | None, until_s: float | None = None) -> None:
     """Tick on absolute deadlines until ``wait`` reports the event set (or ``until_s`` elapsed seconds pass)."""
     t0 = run.t0

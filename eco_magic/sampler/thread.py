@@ -10,7 +10,7 @@ from .channel import _message
 from .results import LiveStatus, Measurement
 from .edges import POLL_S, EdgeAligner, aligners_for, settle
 from .run import ESTIMATE_MIN_INTERVAL_S, _check_sensors, _Run, _schedule_loop
-from .schedule import Wait, _check_rate, _event_wait, _rate_label, interval_s
+from .schedule import StopSignal, Wait, _check_rate, _event_wait, _rate_label, interval_s
 
 
 class Sampler:
@@ -48,7 +48,7 @@ class Sampler:
         self._wait = wait or _event_wait
         self._sync = sync
         self._thread_name = thread_name
-        self._event = threading.Event()
+        self._event = StopSignal()
         self._stop_lock = threading.Lock()
         self._run: _Run | None = None
         self._thread: threading.Thread | None = None
