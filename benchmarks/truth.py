@@ -287,6 +287,10 @@ class Rig:
             else:
                 raise ValueError(kind)
         fake = install(self.patcher, devices, clock=self.clock)
+        from eco_magic.sensors import nvidia
+
+        # the counter below moves only at the grid's update instants, like NVML's: the sampler aligns to them
+        self.patcher.setattr(nvidia, "COUNTER_UPDATE_S", max(self.gpu_grid.period_s, 0.1))
         fake._integrate = lambda gpu: None  # energy comes from the profile's exact integral instead
         self.fake = fake
         profile, grid = self.gpu, self.gpu_grid

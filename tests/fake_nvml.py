@@ -21,7 +21,9 @@ Counter update timing: by default the energy counter follows the true energy con
 ``FakeGpu(counter_update_s=0.1, counter_jitter=0.1)`` it behaves like NVML's, which moves about every 100 ms
 (measurement.md §1.3): it changes only at update instants, each interval drawn from 0.1 s × U(0.9, 1.1), the
 first one at a random phase (``counter_seed`` makes the draws reproducible), and shows the true energy at the
-last update. Instant power stays exact at every instant.
+last update. Instant power stays exact at every instant. When no device has update timing, :func:`install`
+tells eco_magic the counter has no update period (``nvidia.COUNTER_UPDATE_S = None``), so the sampler does not
+align cell boundaries to updates that never come.
 
 Reads: every energy or power query on a device (``nvmlDeviceGetTotalEnergyConsumption``, a power field in
 ``nvmlDeviceGetFieldValues``, ``nvmlDeviceGetPowerUsage``) adds one to ``FakeGpu.reads``, discovery's probes
@@ -410,6 +412,9 @@ def install(monkeypatch: Any, devices: list[FakeGpu] | None = None, *,
 
     fake = FakeNvml([FakeGpu()] if devices is None else devices, clock=clock, init_error=init_error)
     monkeypatch.setattr(nvidia, "driver_absence", lambda: None)  # the fake driver is "installed"
+    if not any(gpu.counter_update_s for gpu in fake.devices):
+        # a counter that follows energy continuously has no update steps: nothing for the sampler to align to
+        monkeypatch.setattr(nvidia, "COUNTER_UPDATE_S", None)
     for name in PATCHED:
         monkeypatch.setattr(pynvml, name, getattr(fake, name))
     monkeypatch.setattr(pynvml, "_nvmlGetFunctionPointer", _function_not_found)

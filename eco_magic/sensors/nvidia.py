@@ -309,7 +309,7 @@ def _open(nv, index: int, handle: Any, via_mig: bool, note: Callable) -> "Nvidia
         "datacenter": is_datacenter_gpu(name, _try(nv, nv.nvmlDeviceGetBrand, handle), nv),
         "mig": mig,
     }
-    if counter_mj is not None:
+    if counter_mj is not None and COUNTER_UPDATE_S:
         details["counter_update_s"] = COUNTER_UPDATE_S
         details["edges"] = ("aligned to counter updates" if power is not None and power.label in _INSTANT
                             else "not aligned (no instant power)")
@@ -414,7 +414,7 @@ class NvidiaGpuSensor:
         self.info = info
         #: Seconds between counter updates when the sampler may align the cell's boundaries to them (a counter
         #: and an instant power reading to attribute the partial intervals); ``None`` otherwise.
-        self.edge_period_s = (COUNTER_UPDATE_S if counter_mj is not None and power is not None
+        self.edge_period_s = (COUNTER_UPDATE_S if COUNTER_UPDATE_S and counter_mj is not None and power is not None
                               and power.label in _INSTANT else None)
         self._nv, self._handle = nvml, handle
         self._counter_at_open_mj = counter_mj
