@@ -18,6 +18,11 @@ Energy per channel (joules), from the successful reads only:
   A counter that did not advance at all while power read above 0 W over a window shorter than 0.5 s (NVML
   updates its counter about every 100 ms, measurement.md §1.3) gives mean power × duration instead, and a
   counter stuck over a longer window gives the trapezoid of the power samples; both say so in a note.
+* counters that move in coarse steps (NVML, about every 100 ms: sensors with ``edge_period_s`` and
+  ``read_edge``) get counter-aligned boundaries (:mod:`.edges`): the thread polls counter and instant power every
+  2 ms after the start until the counter updates, ``stop()`` does the same after the end boundary sample (at most
+  140 ms), and the energy is the counter delta between those two updates plus the head and minus the tail,
+  both integrated from instant power. A cell that ends before the first update is integrated from the polls.
 * channels without ``energy_j``: the trapezoid of ``power_w`` over the tick times, boundary samples included.
 * a channel that fails degrades instead of breaking: counter → integrated from whatever power samples exist;
   fewer than two usable readings → ``energy_j`` is ``None`` with a note. Never a silent zero.
@@ -29,7 +34,8 @@ accumulators, and the power :class:`Trace` halves its resolution whenever it fil
 Nothing here prints, logs or displays, and nothing is imported beyond the standard library and
 ``eco_magic.sensors.base``.
 
-One idea per module: ``schedule`` (rates and deadlines), ``channel`` (one channel's energy accounting),
+One idea per module: ``schedule`` (rates, deadlines, the stop signal), ``channel`` (one channel's energy accounting),
+``edges`` (counter-aligned boundaries),
 ``trace`` (the bounded power trace), ``run`` (shared state of one run and the tick loop), ``thread`` (the
 :class:`Sampler`), ``idle`` (the :class:`IdleBaseline`), ``results`` (the frozen result types).
 """
