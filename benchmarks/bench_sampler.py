@@ -135,6 +135,12 @@ def achieved_hz(sensors: list, seconds: float, busy_threads: int) -> float:
     return (m.n_ticks - 1) / m.duration_s
 
 
+def _markdown(rst: str) -> str:
+    """The module docstring's paragraphs as Markdown text."""
+    return (rst.replace(":class:`~eco_magic.sampler.Sampler`", "`Sampler`").replace("``", "`")
+            .replace("\n\n", "<br>").replace("\n", " "))
+
+
 def _us(xs) -> str:
     q1, q3 = iqr(xs)
     return f"{median(xs) * 1e6:.0f} µs (IQR {q1 * 1e6:.0f}–{q3 * 1e6:.0f})"
@@ -179,7 +185,7 @@ def run(quick: bool = False) -> Section:
             errors.append(str(exc))
 
     section = Section(key="sampler", title="8. Sampler tick, achieved rate and first result (issue 16)",
-                      intro=__doc__.split("\n\n", 1)[1].rsplit("\n\nMedians", 1)[0].replace("\n", " "))
+                      intro=_markdown(__doc__.split("\n\n", 1)[1].rsplit("\n\nMedians", 1)[0]))
     tick = median(ticks["after"])
     section.targets.append(Target(
         "sampler CPU per tick, steady state, estimates only", _us(ticks["after"]),
