@@ -194,6 +194,9 @@ class Codec:
                     and num_kind(v[0]) and num_kind(v[1]):
                 fields.append([name, "p" + num_kind(v[0]) + num_kind(v[1])])
                 nums += v
+            elif isinstance(v, dict) and v and all(isinstance(key, str) and num_kind(x) for key, x in v.items()):
+                fields.append([name, "m", [[key, num_kind(x)] for key, x in v.items()]])  # e.g. recorded
+                nums += v.values()
             elif name == "devices" and isinstance(v, list) and all(isinstance(x, dict) for x in v):
                 devices_plan = self._encode_devices(v, dev_nums, extra)
                 methods = ", ".join(f"{x.get('key')}={x.get('method')}" for x in v)
@@ -236,7 +239,7 @@ class Codec:
         for _col, _type, name, part in self.sql_columns:
             if name == "#kind":
                 energies = kind_sums.get(part)  # type: ignore[arg-type]
-                out.append(math.fsum(energies) if energies else None)
+                out.append(sum(energies) if energies else None)  # as the DataFrame and the CSV add them
                 continue
             v = record.get(name)
             if part is not None:
@@ -259,7 +262,7 @@ class Plan(NamedTuple):
 
     width: int
     unpack: Any  # struct.Struct(...).unpack
-    fields: tuple[tuple[str, int, str], ...]  # (name, first slot, kind: "f" | "i" | "pXY")
+    fields: tuple[tuple[str, int, Any], ...]  # (name, first slot, kind: "f" | "i" | "pXY" | ((key, "f"|"i"), …))
     devices: tuple[DevicePlan, ...] | None  # None: the record's devices are at their default
     methods: str
 
@@ -270,9 +273,13 @@ def plan_of(layout: str) -> Plan:
     doc = json.loads(layout)
     slot = 0
     fields = []
-    for name, kind in doc.get("f", ()):
-        fields.append((name, slot, kind))
-        slot += 2 if kind.startswith("p") else 1
+    for name, kind, *keys in doc.get("f", ()):
+        if kind == "m":  # a mapping of names to numbers: its keys in the layout, its values packed
+            fields.append((name, slot, tuple((k, t) for k, t in keys[0])))
+            slot += len(keys[0])
+        else:
+            fields.append((name, slot, kind))
+            slot += 2 if kind.startswith("p") else 1
     devices = None
     if "d" in doc:
         devices = []

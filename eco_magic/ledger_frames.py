@@ -15,13 +15,11 @@ def _join(value: Any) -> str:
 
 
 def _pandas_numbers(cols: Columns, col: NumCol):
-    """A numeric column as pandas would infer it from the records: int64, float64 with NaN, or all-None object."""
-    np = cols.np
+    """A numeric column: int64 when every row has an integer, else float64 with NaN where there is no value (also
+    when no row has one: the column stays numeric)."""
     values, present, isint = col
-    if not present.any():
-        return np.full(cols.n, None, dtype=object)
     if present.all() and isint.all():
-        return values.astype(np.int64)
+        return values.astype(cols.np.int64)
     return values
 
 
@@ -73,32 +71,88 @@ def dataframe(cols: Columns, with_row_id: bool):
     return pd.DataFrame({c: data[c] for c in order})
 
 
-def _csv_cell(value: Any) -> Any:
-    return exporters.csv_safe(exporters.flat_value(value))
+def _csv_cell(value: Any) -> str:
+    """A record value as the flat CSV export writes it (flattened, formula-safe, quoted when needed)."""
+    return exporters.csv_field(exporters.csv_safe(exporters.flat_value(value)))
 
 
-def csv_table(cols: Columns, with_row_id: bool) -> tuple[list[str], list[Sequence]]:
-    """The flat CSV export (:func:`exporters.to_csv` of the records, byte for byte) as a header and columns."""
+def _csv_cells(values: Sequence[Any]) -> list[str]:
+    """Cells for per-row values, each distinct value converted once."""
+    memo: dict[Any, str] = {}
+    out = []
+    for v in values:
+        try:
+            cell = memo.get(v)
+        except TypeError:  # unhashable (a list or dict)
+            cell = None
+        if cell is None:
+            cell = _csv_cell(v)
+            try:
+                memo[v] = cell
+            except TypeError:
+                pass
+        out.append(cell)
+    return out
+
+
+def _csv_numbers(cols: Columns, col: NumCol) -> str | list[str]:
+    """A numeric column's cells: one text when every row has the same figure (or none), else one per row."""
+    np = cols.np
+    values, present, isint = col
+    if not present.any():
+        return ""
+    bits = values.view(np.int64)
+    if present.all() and (isint.all() or not isint.any()) and (bits == bits[0]).all():
+        return exporters.csv_field(int(values[0]) if isint[0] else float(values[0]))
+    if isint.all():
+        return list(map(str, values.astype(np.int64).tolist()))
+    out = list(map(repr, values.tolist()))
+    for i in np.flatnonzero(isint).tolist():
+        out[i] = str(int(values[i]))
+    if not present.all():
+        for i in np.flatnonzero(~present).tolist():
+            out[i] = ""
+    return out
+
+
+def _csv_column(cols: Columns, name: str) -> str | list[str]:
+    if cols.codec.kinds.get(name) != "pair":
+        num = cols.numeric(name)
+        if num is not None:
+            return _csv_numbers(cols, num)
+    same, value = cols.constant(name)
+    if same:
+        return _csv_cell(value)
+    if name in ("label", "started_at"):
+        return _csv_cells(cols.labels if name == "label" else cols.starts)
+    return cols.objects(name, _csv_cell).tolist()
+
+
+def csv_table(cols: Columns, with_row_id: bool) -> tuple[list[str], list[str | list[str]]]:
+    """The flat CSV export — byte for byte what :func:`exporters.to_csv` writes for the records — as a header and
+    columns of cell texts (a ``str`` when the column is the same on every row)."""
+    if not cols.n:  # what to_csv writes for no records: the leading columns' names
+        return list(exporters.CSV_LEADING), ["" for _ in exporters.CSV_LEADING]
     first, later = cols.unknown_names()
-    data: dict[str, Sequence] = {}
-
-    def add(name: str) -> None:
-        if name == "devices":
-            return
-        num = cols.numeric(name) if cols.codec.kinds.get(name) != "pair" else None
-        data[name] = cols.as_list(num, missing="") if num is not None else cols.objects(name, _csv_cell)
-
+    data: dict[str, str | list[str]] = {}
     for name in (*cols.codec.names, *first):
-        add(name)
+        if name != "devices":
+            data[name] = _csv_column(cols, name)
     if with_row_id:
-        data["row_id"] = cols.row_id.tolist()
-    data["session_id"] = [_csv_cell(v) for v in cols.session_ids().tolist()]
-    data["notebook"] = cols.notebooks(_csv_cell)
+        data["row_id"] = list(map(str, cols.row_id.tolist()))
+    sess = cols.sess
+    data["session_id"] = (_csv_cell(cols.strings.get(int(sess[0]))) if (sess == sess[0]).all()
+                          else _csv_cells(cols.session_ids().tolist()))
+    books = cols.docsets[0][1]
+    data["notebook"] = (_csv_cell(books[0].get("#notebook")) if len(books) == 1
+                        else cols.notebooks(_csv_cell).tolist())
     for kind in KINDS:
-        data[f"{kind}_energy_j"] = cols.as_list(cols.kind_energy(kind), missing="")
-    data["methods"] = [_csv_cell(v) for v in cols.methods().tolist()]
+        data[f"{kind}_energy_j"] = _csv_numbers(cols, cols.kind_energy(kind))
+    data["methods"] = (_csv_cell(cols.groups[0][0].methods) if len(cols.groups) == 1
+                       else _csv_cells(cols.methods().tolist()))
     for name in later:
-        add(name)
+        if name != "devices":
+            data[name] = _csv_column(cols, name)
     header = [c for c in exporters.CSV_LEADING if c in data] + [c for c in data if c not in exporters.CSV_LEADING]
     return header, [data[c] for c in header]
 

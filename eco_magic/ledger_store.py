@@ -8,7 +8,8 @@ side files), then again inside the write transaction that would create or upgrad
 Schema 2 (see :mod:`eco_magic.ledger_codec` for the row format)::
 
     strings(id, text UNIQUE)         interned texts: session ids, contexts, layouts, extras
-    measurements(id, session, recorded_at, context, layout, extra, packed, label, started_at,
+    shapes(id, session, context, layout, extra)     the combinations rows share (ids into strings; 0: none)
+    measurements(id, shape, recorded_at, packed, label, started_at,
                  <one REAL/INTEGER column per numeric field>, <field>_low/_high per interval, <kind>_energy_j)
     ledger                           a view with every field as a column, texts included, for SQL queries
     meta(key, value)                 schema_version, compatible_schema, created_by
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .ledger_codec import Codec, Encoded
-from .ledger_table import RAW_COLUMNS, Strings
+from .ledger_table import RAW_COLUMNS, Interned
 
 APPLICATION_ID = 0x45636F4D  # "EcoM"
 SCHEMA_VERSION = 2
@@ -33,8 +34,7 @@ COMPATIBLE_SCHEMA = 2  # readers and writers of this layout can use the file (bu
 BUSY_TIMEOUT_S = 30.0
 _HEADER = b"SQLite format 3\x00"
 _V1_TABLES = {"meta", "cells", "sqlite_sequence"}
-_CORE = ("session INTEGER NOT NULL", "recorded_at REAL NOT NULL", "context INTEGER", "layout INTEGER NOT NULL",
-         "extra INTEGER", "packed BLOB", "label TEXT", "started_at TEXT")
+_CORE = ("shape INTEGER NOT NULL", "recorded_at REAL NOT NULL", "packed BLOB", "label TEXT", "started_at TEXT")
 
 
 class NotOurs(Exception):
@@ -126,8 +126,8 @@ class Store:
         """Open ``path``; ``create=False`` opens only an existing ledger. Raises :class:`NotOurs` for a foreign or
         corrupt file (left untouched), ``sqlite3.Error`` / ``OSError`` when it cannot be used."""
         self.path, self.codec = path, codec
-        self.strings = Strings()
-        self._ids: dict[str, int] = {}  # committed interned texts → id (write side)
+        self.interned = Interned()
+        self._ids: dict[Any, int] = {}  # committed texts and shapes → id (write side)
         kind = probe(path)
         if kind == "new" and not create:
             raise FileNotFoundError(path)
@@ -171,9 +171,13 @@ class Store:
                 c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
                 c.execute("CREATE TABLE strings (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)")
+                c.execute("CREATE TABLE shapes (id INTEGER PRIMARY KEY, session INTEGER NOT NULL, context INTEGER "
+                          "NOT NULL, layout INTEGER NOT NULL, extra INTEGER NOT NULL, "
+                          "UNIQUE (session, context, layout, extra))")
+                c.execute("CREATE INDEX shapes_session ON shapes(session)")
                 cols = ", ".join([*_CORE, *(f"{_q(n)} {t}" for n, t, _, _ in self.codec.sql_columns)])
                 c.execute(f"CREATE TABLE measurements (id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
-                c.execute("CREATE INDEX measurements_session ON measurements(session)")
+                c.execute("CREATE INDEX measurements_shape ON measurements(shape)")
                 from . import __version__
 
                 c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [
@@ -215,9 +219,9 @@ class Store:
         sel.append("json_extract(l.text, '$.m') AS methods")
         self.conn.execute("DROP VIEW IF EXISTS ledger")
         self.conn.execute(
-            f"CREATE VIEW ledger AS SELECT {', '.join(sel)} FROM measurements m "
-            "LEFT JOIN strings s ON s.id = m.session LEFT JOIN strings c ON c.id = m.context "
-            "LEFT JOIN strings l ON l.id = m.layout LEFT JOIN strings x ON x.id = m.extra")
+            f"CREATE VIEW ledger AS SELECT {', '.join(sel)} FROM measurements m JOIN shapes h ON h.id = m.shape "
+            "LEFT JOIN strings s ON s.id = h.session LEFT JOIN strings c ON c.id = h.context "
+            "LEFT JOIN strings l ON l.id = h.layout LEFT JOIN strings x ON x.id = h.extra")
 
     def _migrate_v1(self) -> int:
         """Move the rows of a 0.1.0 ``cells`` table into ``measurements`` (kept: a 0.1.0 kernel may still append
@@ -235,7 +239,7 @@ class Store:
         return len(rows)
 
     # --- writing ----------------------------------------------------------------------------------------------------
-    def _intern(self, text: str, fresh: dict[str, int]) -> int:
+    def _intern(self, text: str, fresh: dict[Any, int]) -> int:
         i = self._ids.get(text) or fresh.get(text)
         if i is None:
             row = self.conn.execute("SELECT id FROM strings WHERE text = ?", (text,)).fetchone()
@@ -243,18 +247,27 @@ class Store:
             fresh[text] = i
         return i
 
-    def _insert(self, e: Encoded, session_id: str, recorded_at: float, row_id: int | None = None) -> dict[str, int]:
-        fresh: dict[str, int] = {}
-        ids = [self._intern(session_id, fresh), recorded_at,
-               self._intern(e.context, fresh) if e.context else None, self._intern(e.layout, fresh),
-               self._intern(e.extra, fresh) if e.extra else None, e.packed, e.label, e.started_at]
-        names = ["session", "recorded_at", "context", "layout", "extra", "packed", "label", "started_at",
-                 *(n for n, _, _, _ in self.codec.sql_columns)]
+    def _shape(self, e: Encoded, session_id: str, fresh: dict[Any, int]) -> int:
+        parts = (self._intern(session_id, fresh), self._intern(e.context, fresh) if e.context else 0,
+                 self._intern(e.layout, fresh), self._intern(e.extra, fresh) if e.extra else 0)
+        i = self._ids.get(parts) or fresh.get(parts)
+        if i is None:
+            row = self.conn.execute("SELECT id FROM shapes WHERE session = ? AND context = ? AND layout = ? AND "
+                                    "extra = ?", parts).fetchone()
+            i = row[0] if row else self.conn.execute(
+                "INSERT INTO shapes(session, context, layout, extra) VALUES (?, ?, ?, ?)", parts).lastrowid
+            fresh[parts] = i
+        return i
+
+    def _insert(self, e: Encoded, session_id: str, recorded_at: float, row_id: int | None = None) -> dict:
+        fresh: dict[Any, int] = {}
+        values = [self._shape(e, session_id, fresh), recorded_at, e.packed, e.label, e.started_at, *e.sql]
+        names = ["shape", "recorded_at", "packed", "label", "started_at", *(n for n, _, _, _ in self.codec.sql_columns)]
         if row_id is not None:
             names.insert(0, "id")
-            ids.insert(0, row_id)
+            values.insert(0, row_id)
         self.conn.execute(f"INSERT INTO measurements ({', '.join(map(_q, names))}) "
-                          f"VALUES ({', '.join('?' * len(names))})", [*ids, *e.sql])
+                          f"VALUES ({', '.join('?' * len(names))})", values)
         return fresh
 
     def append(self, e: Encoded, session_id: str, recorded_at: float) -> None:
@@ -263,56 +276,56 @@ class Store:
         self._ids.update(fresh)  # only once committed: a rolled-back id is not ours to reuse
 
     # --- reading ----------------------------------------------------------------------------------------------------
-    def _session_code(self, session_id: str) -> int | None:
+    def _session_filter(self, session_id: str | None) -> tuple[str, list] | None:
+        """A WHERE clause for one session's rows (``None``: that session has no row here)."""
+        if session_id is None:
+            return "", []
         row = self.conn.execute("SELECT id FROM strings WHERE text = ?", (session_id,)).fetchone()
-        return row[0] if row else None
+        if row is None:
+            return None
+        return " WHERE shape IN (SELECT id FROM shapes WHERE session = ?)", [row[0]]
 
     def rows(self, session_id: str | None = None, last: int | None = None) -> list[tuple]:
-        """Raw rows (see :data:`~eco_magic.ledger_table.RAW_COLUMNS`), oldest first; :attr:`strings` is brought up
-        to date with every text they refer to."""
-        where, args = "", []
-        if session_id is not None:
-            code = self._session_code(session_id)
-            if code is None:
-                return []
-            where, args = " WHERE session = ?", [code]
-        sql = f"SELECT {', '.join(RAW_COLUMNS)} FROM measurements{where} ORDER BY id"
-        if last is not None:
-            sql = f"SELECT * FROM ({sql} DESC LIMIT ?) ORDER BY id"
-            args.append(int(last))
-
+        """Raw rows (see :data:`~eco_magic.ledger_table.RAW_COLUMNS`), oldest first; :attr:`interned` is brought
+        up to date with every shape and text they refer to (one read transaction: one snapshot)."""
         def read() -> list[tuple]:
-            self.conn.execute("BEGIN")  # one snapshot for the rows and the texts they refer to
+            self.conn.execute("BEGIN")
             try:
+                where = self._session_filter(session_id)
+                if where is None:
+                    return []
+                sql = f"SELECT {', '.join(RAW_COLUMNS)} FROM measurements{where[0]} ORDER BY id"
+                args = where[1]
+                if last is not None:
+                    sql = f"SELECT * FROM ({sql} DESC LIMIT ?) ORDER BY id"
+                    args = [*args, int(last)]
                 rows = self.conn.execute(sql, args).fetchall()
-                self.strings.update(self.conn.execute("SELECT id, text FROM strings WHERE id > ?",
-                                                      (self.strings.max_id(),)))
+                known = self.interned
+                known.add_shapes(self.conn.execute("SELECT id, session, context, layout, extra FROM shapes "
+                                                   "WHERE id > ?", (known.max_shape_id(),)))
+                known.add_texts(self.conn.execute("SELECT id, text FROM strings WHERE id > ?",
+                                                  (known.max_text_id(),)))
+                return rows
             finally:
                 self.conn.execute("COMMIT")
-            return rows
 
         return retry(read)
 
     def count(self, session_id: str | None = None) -> int:
         def read() -> int:
-            if session_id is None:
-                return int(self.conn.execute("SELECT count(*) FROM measurements").fetchone()[0])
-            code = self._session_code(session_id)
-            if code is None:
+            where = self._session_filter(session_id)
+            if where is None:
                 return 0
-            return int(self.conn.execute("SELECT count(*) FROM measurements WHERE session = ?",
-                                         (code,)).fetchone()[0])
+            return int(self.conn.execute(f"SELECT count(*) FROM measurements{where[0]}", where[1]).fetchone()[0])
 
         return retry(read)
 
     def delete(self, session_id: str | None = None) -> int:
-        """Delete this session's rows (every row when ``session_id`` is None); interned texts stay."""
+        """Delete this session's rows (every row when ``session_id`` is None); interned texts and shapes stay."""
         def body() -> int:
-            if session_id is None:
-                return self.conn.execute("DELETE FROM measurements").rowcount
-            code = self._session_code(session_id)
-            if code is None:
+            where = self._session_filter(session_id)
+            if where is None:
                 return 0
-            return self.conn.execute("DELETE FROM measurements WHERE session = ?", (code,)).rowcount
+            return self.conn.execute(f"DELETE FROM measurements{where[0]}", where[1]).rowcount
 
         return retry(lambda: self._transaction(body))

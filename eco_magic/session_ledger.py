@@ -214,18 +214,18 @@ class Ledger:
         This session's rows come from the file when it holds exactly them (one columnar read); otherwise, and for
         a memory-only ledger, they are encoded from memory the same way, so both give the same values.
         """
-        from .ledger_table import Columns, Strings, encode_rows
+        from .ledger_table import Columns, Interned, encode_rows
 
         with self._lock:
             store = self._open(create=False)
             if store is not None and (all_sessions or (self._persisted == len(self._results)
                                                        and store.count(self.session_id) == len(self._results))):
                 rows = self._file_rows(None if all_sessions else self.session_id)
-                return self._decoded(Columns, rows, store.strings, _codec()), all_sessions
-            strings = Strings()
+                return self._decoded(Columns, rows, store.interned, _codec()), all_sessions
+            interned = Interned()
             rows = encode_rows(_codec(), (r.to_dict() for r in self._results), self.session_id, self.notebook,
-                               strings)
-            return Columns(rows, strings, _codec()), False
+                               interned)
+            return Columns(rows, interned, _codec()), False
 
     def records(self, all_sessions: bool = False) -> list[dict[str, Any]]:
         """One dict per measured cell (the result's ``to_dict()`` plus session_id, notebook and row id)."""
@@ -235,7 +235,7 @@ class Ledger:
             with self._lock:
                 rows = self._file_rows()
                 if rows is not None:
-                    return self._decoded(to_records, rows, self._store.strings, _codec())
+                    return self._decoded(to_records, rows, self._store.interned, _codec())
         return [dict(r.to_dict(), session_id=self.session_id, notebook=self.notebook) for r in self]
 
     def to_dataframe(self, all_sessions: bool = False):
@@ -275,7 +275,7 @@ class Ledger:
             with self._lock:
                 rows = self._file_rows(last=n)
                 if rows is not None:
-                    return self._decoded(to_records, rows, self._store.strings, _codec())
+                    return self._decoded(to_records, rows, self._store.interned, _codec())
         return [dict(r.to_dict(), session_id=self.session_id, notebook=self.notebook) for r in self._results[-n:]]
 
     def count(self, all_sessions: bool = False) -> int:
@@ -301,7 +301,7 @@ class Ledger:
 
             cols, with_ids = self._columns(all_sessions)
             header, columns = csv_table(cols, with_ids)
-            return exporters.write_csv_columns(path, header, columns)
+            return exporters.write_csv_columns(path, header, columns, cols.n)
         return exporters.export(self.records(all_sessions=all_sessions), path, fmt)
 
     def compare(self, by: str = "label", metric: str = "energy", baseline: str | None = None,

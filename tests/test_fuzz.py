@@ -354,9 +354,9 @@ def test_sensor_returning_nonsense_never_breaks_the_cell_or_the_ledger(ip, monke
 
     conn = sqlite3.connect(str(eco_magic.ledger().path))
     try:  # every JSON document the row refers to (context, layout, extra) is strict JSON
-        texts = conn.execute("SELECT s.text FROM measurements m JOIN strings s ON s.id IN "
-                             "(m.context, m.layout, m.extra) WHERE m.id = (SELECT max(id) FROM measurements)"
-                             ).fetchall()
+        texts = conn.execute("SELECT s.text FROM measurements m JOIN shapes h ON h.id = m.shape JOIN strings s "
+                             "ON s.id IN (h.context, h.layout, h.extra) "
+                             "WHERE m.id = (SELECT max(id) FROM measurements)").fetchall()
     finally:
         conn.close()
     assert texts
