@@ -175,7 +175,7 @@ class Codec:
         inline = dict.fromkeys(INLINE)
         if notebook is not None:
             context[NOTEBOOK_KEY] = notebook
-        defaults = self.defaults
+        defaults = self.base  # a required field's "default" is None: that is what a record without it reads as
         for name, v in record.items():
             if name in inline:
                 if v is None or type(v) is str:

@@ -292,6 +292,8 @@ class Columns:
     def numeric(self, name: str) -> NumCol | None:
         """``name`` as numbers, when each row holds a packed number or the field's numeric (or None) default."""
         np = self.np
+        if self.codec.kinds.get(name, "float") not in ("int", "float"):
+            return None
         default = self.codec.base.get(name)
         dkind = num_kind(default)
         if (default is not None and dkind is None) or name in INLINE or self._in_docs(name):
