@@ -107,6 +107,28 @@ def test_corrupt_ledger_file_is_left_alone_and_the_cell_still_runs(ip, tmp_path)
     assert bad.read_bytes() == junk                                          # the user's file is untouched
 
 
+def test_another_program_s_database_is_left_alone_and_the_cell_still_runs(ip, tmp_path):
+    theirs = tmp_path / "app.db"
+    conn = sqlite3.connect(theirs)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO users(name) VALUES ('ada')")
+    conn.commit()
+    conn.close()
+    before = theirs.read_bytes()
+    ip.run_line_magic("config", f"EcoMagics.ledger_path = {str(theirs)!r}")
+    try:
+        with capture_output() as cap:
+            res = ip.run_cell("%%ecolyze -l theirs\n6 * 7")
+        assert res.success and res.result == 42
+        shown = "".join(o.data.get("text/plain", "") for o in cap.outputs)
+        assert "is not an eco_magic ledger" in shown and "users" in shown and "left untouched" in shown
+        assert [r.label for r in eco_magic.ledger()] == ["theirs"]
+        assert theirs.read_bytes() == before
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("app.db")) == ["app.db"]
+    finally:
+        ip.run_line_magic("config", f"EcoMagics.ledger_path = {str(tmp_path / 'ledger.sqlite')!r}")
+
+
 def test_unwritable_ledger_location_degrades_to_memory(ip, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
