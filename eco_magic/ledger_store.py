@@ -52,6 +52,11 @@ def _busy(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+def _read_only(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF == sqlite3.SQLITE_READONLY if code is not None else "readonly" in str(exc)
+
+
 def retry(fn: Callable[[], Any], timeout_s: float = BUSY_TIMEOUT_S) -> Any:
     """``fn()``, retried with jittered exponential backoff while SQLite says the file is busy or locked (a lock
     upgrade that would deadlock fails at once, without the busy handler; several kernels opening one fresh file
@@ -129,7 +134,7 @@ class Store:
         self.interned = Interned()
         self._ids: dict[Any, int] = {}  # committed texts and shapes → id (write side)
         kind = probe(path)
-        if kind == "new" and not create:
+        if kind in ("new", "empty") and not create and not Path(f"{path}-wal").exists():
             raise FileNotFoundError(path)
         if kind == "new":
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +144,12 @@ class Store:
             self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA cache_size=-2048")
-            retry(self._set_up)
+            try:
+                retry(lambda: self._set_up(create))
+            except sqlite3.OperationalError as exc:
+                if not _read_only(exc) or _classify(self.conn) != "ours":
+                    raise
+                return  # a ledger we may read but not write (its folder or file is read-only): reads work
             if retry(lambda: self.conn.execute("PRAGMA journal_mode").fetchone()[0]) != "wal":
                 retry(lambda: self.conn.execute("PRAGMA journal_mode=WAL").fetchone())
         except BaseException:
@@ -161,11 +171,13 @@ class Store:
             raise
         return out
 
-    def _set_up(self) -> None:
+    def _set_up(self, create: bool) -> None:
         """Create, upgrade or extend the schema in one write transaction, re-checking whose file it is inside it
         (another kernel may have created it meanwhile: that is success, not an error)."""
         def body() -> None:
             kind = _classify(self.conn)
+            if kind == "empty" and not create:
+                raise FileNotFoundError(self.path)  # nothing to read, and a read creates nothing
             c = self.conn
             if kind in ("empty", "v1"):
                 c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -294,7 +306,12 @@ class Store:
                 where = self._session_filter(session_id)
                 if where is None:
                     return []
-                sql = f"SELECT {', '.join(RAW_COLUMNS)} FROM measurements{where[0]} ORDER BY id"
+                table = "measurements"
+                if session_id is not None and last is None:
+                    mine = self.conn.execute(f"SELECT count(*) FROM measurements{where[0]}", where[1]).fetchone()[0]
+                    if 4 * mine >= self.conn.execute("SELECT count(*) FROM measurements").fetchone()[0]:
+                        table = "measurements NOT INDEXED"  # most rows are this session's: a scan in id order
+                sql = f"SELECT {', '.join(RAW_COLUMNS)} FROM {table}{where[0]} ORDER BY id"
                 args = where[1]
                 if last is not None:
                     sql = f"SELECT * FROM ({sql} DESC LIMIT ?) ORDER BY id"

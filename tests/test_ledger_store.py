@@ -497,3 +497,21 @@ def test_eight_processes_opening_one_fresh_ledger_at_once_lose_no_opening(tmp_pa
             p.stdout.close()
             p.stderr.close()
     assert not lost
+
+
+def test_a_ledger_that_can_be_read_but_not_written_still_reads(tmp_path, monkeypatch):
+    path = tmp_path / "l.sqlite"
+    Ledger(path, session_id="s").append(make_result("kept"))
+    from eco_magic import ledger_store
+
+    def refuse(self, create):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(ledger_store.Store, "_set_up", refuse)  # what a read-only file or folder answers
+    reader = Ledger(path, session_id="r")
+    assert [d["label"] for d in reader.records(all_sessions=True)] == ["kept"]
+    reader.close()
+    foreign = tmp_path / "theirs.db"
+    _users_db(foreign)
+    with pytest.raises(LedgerError, match="left untouched"):
+        Ledger(foreign).records(all_sessions=True)
