@@ -91,7 +91,7 @@ def _classify(conn: sqlite3.Connection) -> str:
         if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise NotOurs(_describe(["(views or indexes only)"]))
         return "empty"
-    if set(names) <= _V1_TABLES:
+    if set(names) <= _V1_TABLES and {"meta", "cells"} & set(names):
         meta_ok = "meta" not in names or {tuple(r) for r in conn.execute("SELECT key, value FROM meta")} <= {
             ("schema_version", "1")}
         cells_ok = "cells" not in names or {"session_id", "result_json"} <= {

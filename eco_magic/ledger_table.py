@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
-from .ledger_codec import DEVICE_EXTRA_KEY, INLINE, KINDS, NOTEBOOK_KEY, Codec, Plan, fresh, num_kind, plan_of
+from .ledger_codec import DEVICE_EXTRA_KEY, INLINE, NOTEBOOK_KEY, Codec, Plan, fresh, num_kind, plan_of
 
 #: The columns of a raw row, in the order the store selects them.
 RAW_COLUMNS = ("id", "shape", "label", "started_at", "packed")

@@ -6,7 +6,6 @@ The slow tests start real processes (a Jupyter kernel through jupyter_client, or
 """
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 import subprocess

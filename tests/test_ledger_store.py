@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import sqlite3
 import subprocess
 import sys
@@ -411,7 +410,17 @@ def _view_only(path: Path) -> None:
     conn.close()
 
 
+def _sequence_only(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT)")
+    conn.execute("INSERT INTO t DEFAULT VALUES")
+    conn.execute("DROP TABLE t")  # sqlite_sequence stays
+    conn.commit()
+    conn.close()
+
+
 FOREIGN = {
+    "only sqlite_sequence left": _sequence_only,
     "users table": _users_db,
     "look-alike meta and cells in WAL mode": _cells_lookalike_wal,
     "another application_id": _other_app,
@@ -515,3 +524,17 @@ def test_a_ledger_that_can_be_read_but_not_written_still_reads(tmp_path, monkeyp
     _users_db(foreign)
     with pytest.raises(LedgerError, match="left untouched"):
         Ledger(foreign).records(all_sessions=True)
+
+
+def test_the_benchmark_s_rows_go_through_the_public_append_path(tmp_path):
+    import random
+
+    from benchmarks.ledger_scale import LABELS, vary
+
+    rows = vary(make_result("template", devices=(GPU, RAM)), 40, random.Random(1))
+    led = Ledger(tmp_path / "l.sqlite")
+    for r in rows:
+        led.append(r)
+    df = led.to_dataframe()
+    assert len(df) == 40 and df["energy_j"].nunique() == 40 and set(df["label"]) == set(LABELS)
+    assert df["started_at"].is_unique and (df["gpu_energy_j"] < df["energy_j"]).all()
