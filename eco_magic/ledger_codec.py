@@ -131,13 +131,32 @@ def _kind_of(hint: Any) -> str:
     return "nested"
 
 
+def _hints(cls: type) -> dict[str, Any]:
+    """The fields' type hints; a hint that cannot be resolved counts as ``Any`` (stored as nested JSON), so a field
+    added with an unusual annotation never stops the ledger."""
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001
+        import sys
+
+        out: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            namespace = vars(sys.modules.get(klass.__module__, object()))
+            for name, hint in getattr(klass, "__annotations__", {}).items():
+                try:
+                    out[name] = eval(hint, dict(namespace)) if isinstance(hint, str) else hint  # noqa: S307
+                except Exception:  # noqa: BLE001
+                    out[name] = Any
+        return out
+
+
 class Codec:
     """The stored form of one dataclass's records (``EcoResult`` unless told otherwise)."""
 
     def __init__(self, cls: type | None = None) -> None:
         if cls is None:
             from .result import EcoResult as cls
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         self.names: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(cls) if f.name not in SKIPPED)
         self.kinds: dict[str, str] = {n: _kind_of(hints.get(n, Any)) for n in self.names}
         self.defaults: dict[str, Any] = {}
@@ -150,7 +169,6 @@ class Codec:
                 self.defaults[f.name] = _plain_default(f.name, f.default_factory())  # type: ignore[misc]
         #: A record before anything is read into it: every known name at its default (None when required).
         self.base: dict[str, Any] = {n: self.defaults.get(n) for n in self.names}
-        self.mutable_defaults = tuple((n, type(v)) for n, v in self.base.items() if isinstance(v, (list, dict)))
         cols: list[tuple[str, str, str, int | None]] = []  # (column, SQL type, field or "#kind", part)
         for n in self.names:
             k = self.kinds[n]

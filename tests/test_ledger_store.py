@@ -538,3 +538,23 @@ def test_the_benchmark_s_rows_go_through_the_public_append_path(tmp_path):
     df = led.to_dataframe()
     assert len(df) == 40 and df["energy_j"].nunique() == 40 and set(df["label"]) == set(LABELS)
     assert df["started_at"].is_unique and (df["gpu_energy_j"] < df["energy_j"]).all()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OddlyAnnotated(EcoResult):
+    odd: NoSuchType | None = None  # noqa: F821 - an annotation that cannot be resolved
+    odd_j: float | None = None
+
+
+def test_a_field_whose_annotation_cannot_be_resolved_is_still_stored(tmp_path):
+    codec = Codec(OddlyAnnotated)
+    assert codec.kinds["odd"] == "nested" and codec.kinds["odd_j"] == "float"
+    store = Store(tmp_path / "l.sqlite", codec)
+    r = OddlyAnnotated(**{f.name: getattr(make_result("x"), f.name) for f in dataclasses.fields(EcoResult)},
+                       odd={"a": [1, 2]}, odd_j=2.5)
+    store.append(codec.encode(r.to_dict(), None), "s", time.time())
+    from eco_magic.ledger_table import to_records
+
+    (got,) = to_records(store.rows(), store.interned, codec)
+    store.close()
+    assert got["odd"] == {"a": [1, 2]} and got["odd_j"] == 2.5
