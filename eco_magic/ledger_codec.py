@@ -54,8 +54,20 @@ class Encoded(NamedTuple):
 
 
 def dumps(obj: Any) -> str:
-    """Canonical compact JSON (interned texts must be byte-identical for equal content)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+    """Canonical compact JSON (interned texts must be byte-identical for equal content). Texts that UTF-8 cannot
+    hold (lone surrogates, e.g. from undecodable environment bytes) are written as ``\\u`` escapes instead."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+    return text if storable(text) else json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False,
+                                                  default=_json_default)
+
+
+def storable(text: str) -> bool:
+    """Whether SQLite can hold ``text`` as it is (valid UTF-8: no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_default(obj: Any) -> Any:
@@ -196,7 +208,7 @@ class Codec:
         defaults = self.base  # a required field's "default" is None: that is what a record without it reads as
         for name, v in record.items():
             if name in inline:
-                if v is None or type(v) is str:
+                if v is None or (type(v) is str and storable(v)):
                     inline[name] = v
                 else:
                     extra[name] = finite(v)

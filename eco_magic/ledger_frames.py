@@ -123,7 +123,7 @@ def _csv_column(cols: Columns, name: str) -> str | list[str]:
     same, value = cols.constant(name)
     if same:
         return _csv_cell(value)
-    if name in ("label", "started_at"):
+    if name in ("label", "started_at") and not cols.in_docs(name):
         return _csv_cells(cols.labels if name == "label" else cols.starts)
     return cols.objects(name, _csv_cell).tolist()
 

@@ -241,12 +241,24 @@ class Store:
         c = self.conn
         if not c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cells'").fetchone():
             return 0
-        rows = c.execute("SELECT id, session_id, notebook, recorded_at, result_json FROM cells ORDER BY id").fetchall()
+        c.row_factory = sqlite3.Row
+        try:
+            rows = c.execute("SELECT * FROM cells ORDER BY id").fetchall()
+        finally:
+            c.row_factory = None
         taken = c.execute("SELECT ifnull(max(id), 0) FROM measurements").fetchone()[0]
-        for legacy_id, session_id, notebook, recorded_at, blob in rows:
-            record = json.loads(blob)
-            self._insert(self.codec.encode(record, notebook), session_id or "", recorded_at or 0.0,
-                         row_id=legacy_id if legacy_id > taken else None)
+        for row in rows:
+            try:
+                record = json.loads(row["result_json"])
+                if not isinstance(record, dict):
+                    raise ValueError("not a JSON object")
+            except (TypeError, ValueError) as exc:  # a damaged row: keep what its SQL columns say
+                record = {k: row[k] for k in row.keys() if k not in ("id", "session_id", "notebook", "recorded_at",
+                                                                     "result_json")}
+                record["notes"] = [f"moved from a damaged 0.1.0 ledger row ({exc}): only its SQL columns were "
+                                   "readable"]
+            self._insert(self.codec.encode(record, row["notebook"]), row["session_id"] or "",
+                         row["recorded_at"] or 0.0, row_id=row["id"] if row["id"] > taken else None)
         c.execute("DELETE FROM cells")
         return len(rows)
 

@@ -178,7 +178,8 @@ def _template(interned: Interned, codec: Codec, shape: int, row_ids: bool) -> tu
     d["notebook"] = notebook
     mutable = tuple(k for k, v in d.items() if isinstance(v, (list, dict)) and not (
         k == "devices" and plan.devices is not None))
-    return d, mutable, plan, xdoc
+    inline = tuple(n for n in INLINE if n not in (xdoc or {}))  # (a label SQLite cannot hold is in extra)
+    return d, mutable, plan, xdoc, inline
 
 
 def to_records(rows: Sequence[tuple], interned: Interned, codec: Codec, row_ids: bool = True) -> list[dict[str, Any]]:
@@ -190,10 +191,14 @@ def to_records(rows: Sequence[tuple], interned: Interned, codec: Codec, row_ids:
         t = templates.get(shape)
         if t is None:
             t = templates[shape] = _template(interned, codec, shape, row_ids)
-        template, mutable, plan, xdoc = t
+        template, mutable, plan, xdoc, inline = t
         d = dict(template)
-        d["label"] = label
-        d["started_at"] = started
+        if len(inline) == 2:
+            d["label"] = label
+            d["started_at"] = started
+        else:
+            for name in inline:
+                d[name] = label if name == "label" else started
         for k in mutable:
             d[k] = fresh(template[k])
         vals = _unpack(plan, packed, rid)
@@ -286,7 +291,7 @@ class Columns:
         return first_row, later
 
     # --- one column ---------------------------------------------------------------------------------------------
-    def _in_docs(self, name: str) -> bool:
+    def in_docs(self, name: str) -> bool:
         return any(name in d for _, docs in self.docsets for d in docs)
 
     def numeric(self, name: str) -> NumCol | None:
@@ -296,7 +301,7 @@ class Columns:
             return None
         default = self.codec.base.get(name)
         dkind = num_kind(default)
-        if (default is not None and dkind is None) or name in INLINE or self._in_docs(name):
+        if (default is not None and dkind is None) or name in INLINE or self.in_docs(name):
             return None
         if len(self.groups) == 1:  # one layout (the usual case): a column of its matrix, or the default
             plan, _, mat = self.groups[0]
@@ -321,7 +326,7 @@ class Columns:
     def pair(self, name: str) -> tuple[NumCol, NumCol] | None:
         """A (low, high) pair field as two numeric columns, when every row holds a packed pair or None."""
         np = self.np
-        if self.codec.base.get(name) is not None or self._in_docs(name):
+        if self.codec.base.get(name) is not None or self.in_docs(name):
             return None
         cols = [NumCol(np.full(self.n, np.nan), np.zeros(self.n, bool), np.zeros(self.n, bool)) for _ in range(2)]
         for plan, idx, mat in self.groups:
@@ -357,8 +362,8 @@ class Columns:
         if name in INLINE:
             values = self.labels if name == "label" else self.starts
             out[:] = values if transform is _identity else [transform(v) for v in values]
-            return out
-        out.fill(transform(fresh(self.codec.base.get(name))))
+        else:
+            out.fill(transform(fresh(self.codec.base.get(name))))
         for plan, idx, mat in self.groups:
             for fname, slot, kind in plan.fields:
                 if fname != name:

@@ -115,6 +115,8 @@ class Ledger:
                 return None
             except (sqlite3.Error, OSError) as exc:
                 raise LedgerError(f"{self.path} cannot be used as a ledger ({exc})") from None
+            except Exception as exc:  # noqa: BLE001 - e.g. a damaged row met while upgrading: say it, never crash
+                raise LedgerError(f"{self.path} cannot be used as a ledger ({type(exc).__name__}: {exc})") from None
         return self._store
 
     def close(self) -> None:

@@ -558,3 +558,33 @@ def test_a_field_whose_annotation_cannot_be_resolved_is_still_stored(tmp_path):
     (got,) = to_records(store.rows(), store.interned, codec)
     store.close()
     assert got["odd"] == {"a": [1, 2]} and got["odd_j"] == 2.5
+
+
+def test_texts_sqlite_cannot_hold_and_labels_that_are_not_text_read_back(tmp_path):
+    """A lone surrogate (undecodable bytes in the environment come back as such) or a label that is a number:
+    the row is stored, exactly, and later rows are stored too."""
+    led = Ledger(tmp_path / "l.sqlite", session_id="s", notebook="nb-\udcff.ipynb")
+    odd = [make_result("bad-\ud800"), make_result(123), make_result("ok", region_name="r\udcfe", notes=("\ud83d",))]
+    for r in odd:
+        led.append(r)
+    assert led.note is None and led.persistent
+    got = led.records(all_sessions=True)
+    for d, r in zip(got, odd):
+        d.pop("row_id")
+        assert d == expected(r, "s", "nb-\udcff.ipynb")
+    df = led.to_dataframe(all_sessions=True)
+    assert df["label"].tolist() == ["bad-\ud800", 123, "ok"] and df["notebook"].iloc[0] == "nb-\udcff.ipynb"
+    assert led.fields(["label", "region_name"], all_sessions=True)[2] == {"label": "ok", "region_name": "r\udcfe"}
+
+
+def test_a_damaged_0_1_0_row_keeps_what_its_columns_say(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    v010_append(path, v010_record(make_result("good", 5.0)), "s-old", None)
+    v010_append(path, v010_record(make_result("damaged", 7.0)), "s-old", None)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE cells SET result_json = '{\"label\": \"dam' WHERE label = 'damaged'")
+    conn.commit()
+    conn.close()
+    got = file_records(path)
+    assert [d["label"] for d in got] == ["good", "damaged"]
+    assert got[1]["energy_j"] == 7.0 and got[1]["status"] == "ok" and "damaged 0.1.0 ledger row" in got[1]["notes"][0]
