@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .ledger_codec import Codec, Encoded
-from .ledger_table import RAW_COLUMNS, Interned
+from .ledger_rows import RAW_COLUMNS, Interned
 
 APPLICATION_ID = 0x45636F4D  # "EcoM"
 SCHEMA_VERSION = 2
@@ -310,7 +310,7 @@ class Store:
         return " WHERE shape IN (SELECT id FROM shapes WHERE session = ?)", [row[0]]
 
     def rows(self, session_id: str | None = None, last: int | None = None) -> list[tuple]:
-        """Raw rows (see :data:`~eco_magic.ledger_table.RAW_COLUMNS`), oldest first; :attr:`interned` is brought
+        """Raw rows (see :data:`~eco_magic.ledger_rows.RAW_COLUMNS`), oldest first; :attr:`interned` is brought
         up to date with every shape and text they refer to (one read transaction: one snapshot)."""
         def read() -> list[tuple]:
             self.conn.execute("BEGIN")

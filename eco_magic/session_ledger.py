@@ -218,7 +218,7 @@ class Ledger:
             raise LedgerError(f"{self.path} cannot be read ({exc})") from None
 
     def _decoded(self, fn, *args):
-        from .ledger_table import DamagedRow
+        from .ledger_rows import DamagedRow
 
         try:
             return fn(*args)
@@ -231,7 +231,8 @@ class Ledger:
         This session's rows come from the file when it holds exactly them (one columnar read); otherwise, and for
         a memory-only ledger, they are encoded from memory the same way, so both give the same values.
         """
-        from .ledger_table import Columns, Interned, encode_rows
+        from .ledger_rows import Interned, encode_rows
+        from .ledger_table import Columns
 
         with self._lock:
             store = self._open(create=False)
@@ -246,7 +247,7 @@ class Ledger:
 
     def records(self, all_sessions: bool = False) -> list[dict[str, Any]]:
         """One dict per measured cell (the result's ``to_dict()`` plus session_id, notebook and row id)."""
-        from .ledger_table import to_records
+        from .ledger_rows import to_records
 
         if all_sessions:
             with self._lock, _bulk():
@@ -286,7 +287,7 @@ class Ledger:
 
     def recent(self, n: int, all_sessions: bool = False) -> list[dict[str, Any]]:
         """The last ``n`` rows as :meth:`records` gives them (oldest first), decoding only those."""
-        from .ledger_table import to_records
+        from .ledger_rows import to_records
 
         if n <= 0:
             return []

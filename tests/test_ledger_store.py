@@ -553,7 +553,7 @@ def test_a_field_whose_annotation_cannot_be_resolved_is_still_stored(tmp_path):
     r = OddlyAnnotated(**{f.name: getattr(make_result("x"), f.name) for f in dataclasses.fields(EcoResult)},
                        odd={"a": [1, 2]}, odd_j=2.5)
     store.append(codec.encode(r.to_dict(), None), "s", time.time())
-    from eco_magic.ledger_table import to_records
+    from eco_magic.ledger_rows import to_records
 
     (got,) = to_records(store.rows(), store.interned, codec)
     store.close()
