@@ -357,7 +357,8 @@ def _write_atomic(path: str | os.PathLike, write: Callable[[Any], Any], newline:
         raise ExportError(f"cannot write {os.fspath(path)!r}: it is a folder")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+        # a text UTF-8 cannot hold (a lone surrogate) is written as a \uXXXX escape: valid JSON, visible in CSV
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline, errors="backslashreplace") as f:
             write(f)
         os.chmod(tmp, _file_mode(target))  # mkstemp makes 0600; give the file the mode a plain open() would
         os.replace(tmp, target)
