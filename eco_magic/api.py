@@ -311,6 +311,7 @@ class measure:
         return self
 
     _what = "block"
+    _shows_notes = False  # the magic sets it when a card will show the result's notes
 
     @property
     def running(self) -> bool:
@@ -457,10 +458,11 @@ class measure:
         if self.ledger:
             led = _plain_python_ledger() if _engine is None else current_ledger()
             led.append(result)
-            if led.note:
-                result = dataclasses.replace(result, notes=result.notes + (led.note,))
-                _say_once(led.note)
-                led.note = None
+            note = led.take_note()
+            if note:  # durability lost (rows now in memory only): on the result, and on stderr unless a card shows it
+                result = dataclasses.replace(result, notes=result.notes + (note,))
+                if not self._shows_notes:
+                    _say_once(note)
         return result
 
 

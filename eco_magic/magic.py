@@ -294,6 +294,7 @@ class EcoMagics(Magics):
             raise UsageError(str(exc)) from None
 
         proto._what = "cell"
+        proto._shows_notes = not (args.quiet or self.quiet)
 
         def make(index, group):
             return proto._fresh(group=group, run_index=index)
