@@ -37,7 +37,7 @@ CARD_CSS = "".join((
     "border-radius:8px;padding:10px 14px;max-width:860px;box-sizing:border-box;text-align:left}",
     f"{_C} table{{border-collapse:collapse;margin:0;border:0;font-size:12px;table-layout:auto;width:100%;"
     "color:inherit}",
-    f"{_C} .eco-whatif table{{width:auto}}",
+    f"{_C} table.eco-w{{width:auto}}",
     f"{_C}{_C} tr,{_C}{_C} tbody tr:nth-child(odd),{_C}{_C} tbody tr:hover{{background:none}}",
     f"{_C} th,{_C} td{{padding:1px 10px 1px 0;text-align:left;vertical-align:top;border:0;color:inherit;"
     "font-weight:400;line-height:1.45}",
@@ -51,15 +51,14 @@ CARD_CSS = "".join((
     f"{_C} .eco-bad{{color:var(--eco-bad)}}{_C} .eco-warn{{color:var(--eco-warn)}}{_C} .eco-good{{color:var(--eco-good)}}",
     f"{_C}.eco-error .eco-dot:before{{background:var(--eco-bad)}}",
     f"{_C}.eco-interrupted .eco-dot:before{{background:var(--eco-warn)}}",
-    f"{_C} .eco-figs{{table-layout:fixed;border-collapse:separate;border-spacing:6px 0;margin:8px -6px 0;"
+    f"{_C}>.eco-figs{{table-layout:fixed;border-collapse:separate;border-spacing:6px 0;margin:8px -6px 0;"
     "width:calc(100% + 12px)}",
     f"{_C} td.eco-tile{{border:1px solid var(--eco-line);border-radius:6px;padding:6px 9px;"
     "background:var(--eco-panel);overflow-wrap:anywhere}",
     f"{_C} .eco-k{{text-transform:uppercase;letter-spacing:.04em}}",
     f"{_C} .eco-value{{font-size:18px;font-weight:600;white-space:nowrap;color:var(--eco-strong);"
     "font-variant-numeric:tabular-nums;overflow:hidden;text-overflow:ellipsis}",
-    f"{_C} .eco-rep{{margin-top:4px}}{_C} .eco-sub,{_C} .eco-dl,{_C} .eco-devices,"
-    f"{_C} .eco-whatif,{_C} .eco-projection,{_C} .eco-workers{{margin-top:10px}}",
+    f"{_C}>table,{_C}>div{{margin:10px 0 0}}{_C}>.eco-head{{margin:0}}{_C}>.eco-rep{{margin-top:4px}}",
     f"{_C} .eco-devices thead th{{border-bottom:1px solid var(--eco-line)}}",
     f"{_C} td.eco-src{{width:100%;color:var(--eco-muted);font-size:11px}}{_C} .eco-dl th{{width:1%;padding-right:12px}}",
     f"{_C} .eco-m{{white-space:nowrap}}{_C} .eco-m:before{{width:7px;height:7px;margin-right:4px;"
@@ -135,7 +134,7 @@ def _figures(r: "EcoResult") -> str:
 def _devices(r: "EcoResult") -> str:
     """One row per device; the idle and peak-temperature columns only when some device has them."""
     if not r.devices:
-        return '<div class="eco-devices eco-small eco-sub">no device channel was measured</div>'
+        return '<div class="eco-devices eco-small">no device channel was measured</div>'
     has_idle = any(d.idle_power_w is not None for d in r.devices)
     has_temp = any(d.peak_temp_c is not None for d in r.devices)
     rows = []
@@ -211,7 +210,7 @@ def _what_if(r: "EcoResult", rows: Sequence["WhatIfRow"], unknown: Sequence[str]
     skipped = _small(f"unknown what-if region(s) skipped: {', '.join(unknown)}") if unknown else ""
     return (f'<div class="eco-whatif"><div class="eco-small">What if: the same energy '
             f'({escape(fmt.energy(r.energy_j))}, PUE {r.pue:g}) on other grids</div>'
-            f"<table><tbody>{body}</tbody></table>{skipped}</div>")
+            f'<table class="eco-w"><tbody>{body}</tbody></table>{skipped}</div>')
 
 
 def _projection(r: "EcoResult", runs_per_day: float | None) -> str:
