@@ -3,9 +3,10 @@
 This is the path a notebook user is on (issue 16): a real ``ipykernel`` started by nbclient, every cell sent over
 ZeroMQ, its outputs (the live readout, then the card that replaces it) received and stored by nbclient.
 
-* **Fixed cost per trivial cell**: ``x = 1`` plain and ``%%ecolyze`` + ``x = 1`` alternate (the order rotates), each
-  timed around ``NotebookClient.execute_cell`` (send, run, every output received, idle). The fixed cost is the
-  median of the per-pair differences, with its interquartile range (IQR).
+* **Fixed cost per trivial cell**: ``x = 1`` plain, ``%%ecolyze`` + ``x = 1`` and ``%%ecolyze -q`` + ``x = 1``
+  (measured, nothing displayed) take turns (the order rotates), each timed around ``NotebookClient.execute_cell``
+  (send, run, every output received, idle). The fixed cost is the median of the per-round differences to the
+  plain cell, with its interquartile range (IQR); the quiet variant shows how much of it is the display.
 * **Memory kept per displayed cell**: after 50 warm-up cells, the kernel's RSS (after ``gc.collect()``) and its
   open file descriptors are read; then 1,000 more measured cells run and both are read again. The difference over
   1,000 is what one displayed cell leaves behind in the kernel (ledger row, output history, display state).
@@ -96,17 +97,19 @@ def measure(quick: bool, repo: Path = ROOT) -> dict:
             s.run("%%ecolyze\nx = 1")
             s.run("x = 1")
         n = reps(150, 15, quick)
-        plain, measured, diffs = [], [], []
+        plain, measured, diffs, quiet_diffs = [], [], [], []
+        variants = ("x = 1", "%%ecolyze\nx = 1", "%%ecolyze -q\nx = 1")
         for i in range(n):
-            if i % 2:
-                tm, out = s.run("%%ecolyze\nx = 1")
-                tp, _ = s.run("x = 1")
-            else:
-                tp, _ = s.run("x = 1")
-                tm, out = s.run("%%ecolyze\nx = 1")
-            plain.append(tp)
-            measured.append(tm)
-            diffs.append(tm - tp)
+            times = {}
+            for k in range(3):  # the order rotates: no variant always runs first
+                source = variants[(i + k) % 3]
+                times[source], outputs = s.run(source)
+                if source == variants[1]:
+                    out = outputs
+            plain.append(times[variants[0]])
+            measured.append(times[variants[1]])
+            diffs.append(times[variants[1]] - times[variants[0]])
+            quiet_diffs.append(times[variants[2]] - times[variants[0]])
         card = [o for o in out if o.output_type in ("display_data", "execute_result")][-1]
         mimes = sorted(card.data)
         html_b = len(card.data.get("text/html", "").encode())
@@ -122,7 +125,7 @@ def measure(quick: bool, repo: Path = ROOT) -> dict:
         after = s.probe()
     finally:
         s.close()
-    return {"plain": plain, "measured": measured, "diffs": diffs, "mimes": mimes, "html_bytes": html_b,
+    return {"plain": plain, "measured": measured, "diffs": diffs, "quiet_diffs": quiet_diffs, "mimes": mimes, "html_bytes": html_b,
             "text_bytes": text_b, "cells": cells, "rss_before": before["rss"], "rss_after": after["rss"],
             "fds_before": before["fds"], "fds_after": after["fds"], "loop_s": loop_s}
 
@@ -147,6 +150,7 @@ def run(quick: bool, repo: Path = ROOT) -> Section:
         ["plain `x = 1`", _ms(m["plain"])],
         ["`%%ecolyze` + `x = 1`", _ms(m["measured"])],
         ["difference (fixed cost)", _ms(m["diffs"])],
+        ["`%%ecolyze -q` (nothing displayed) − plain", _ms(m["quiet_diffs"])],
         ["card mime types", ", ".join(m["mimes"])],
         ["card size", f"text/html {m['html_bytes']:,} B, text/plain {m['text_bytes']:,} B"],
         [f"RSS over {m['cells']:,} measured cells", f"{m['rss_before'] / 2**20:.1f} → {m['rss_after'] / 2**20:.1f} MiB"],

@@ -92,14 +92,16 @@ def test_live_html_escapes_the_label(label):
 
 def test_updater_publishes_then_stops_and_nothing_follows():
     sampler, published = FakeSampler(), []
-    up = live.LiveUpdater(sampler, published.append, "demo", CHANNELS, interval_s=0.01)
+    up = live.LiveUpdater(sampler, lambda b, u: published.append((b, u)), "demo", CHANNELS, interval_s=0.01)
     up.start()
     assert wait_for(lambda: up.n_updates >= 3)
     up.stop()
     assert not up.alive and not live_threads()
-    assert len({b["text/html"] for b in published}) >= 2         # the readout changed, not just re-sent
-    assert all(set(b) == {"text/plain", "text/html"} for b in published)
-    assert "demo" in published[-1]["text/html"] and "measuring" in published[-1]["text/plain"]
+    assert [u for _, u in published][:2] == [False, True] and up.shown   # shown once, then replaced
+    bundles = [b for b, _ in published]
+    assert len({b["text/html"] for b in bundles}) >= 2           # the readout changed, not just re-sent
+    assert all(set(b) == {"text/plain", "text/html"} for b in bundles)
+    assert "demo" in bundles[-1]["text/html"] and "measuring" in bundles[-1]["text/plain"]
     count = len(published)
     assert up.refresh() is False                                 # after stop: nothing can be published
     time.sleep(0.05)
@@ -108,13 +110,13 @@ def test_updater_publishes_then_stops_and_nothing_follows():
 
 
 def test_updater_waits_one_interval_before_the_first_refresh():
-    """A cell shorter than the interval costs no refresh at all."""
+    """A cell shorter than the interval shows no readout and costs no refresh at all."""
     published = []
-    up = live.LiveUpdater(FakeSampler(), published.append, "x", interval_s=5.0)
+    up = live.LiveUpdater(FakeSampler(), lambda b, u: published.append(b), "x", interval_s=5.0)
     up.start()
     time.sleep(0.05)
     up.stop()
-    assert published == [] and not live_threads()
+    assert published == [] and not up.shown and not live_threads()
 
 
 def test_stop_waits_for_a_publish_in_flight():
@@ -122,7 +124,7 @@ def test_stop_waits_for_a_publish_in_flight():
     shown next can never be overwritten by a late readout."""
     entered, release, done = threading.Event(), threading.Event(), []
 
-    def slow_publish(bundle):
+    def slow_publish(bundle, update):
         entered.set()
         release.wait(5)
         done.append(bundle)
@@ -146,7 +148,7 @@ def test_updater_thread_runs_in_the_starting_context():
     seen = []
     token = var.set({"msg_id": "cell-7"})
     try:
-        up = live.LiveUpdater(FakeSampler(), lambda b: seen.append(var.get()), "x", interval_s=0.01)
+        up = live.LiveUpdater(FakeSampler(), lambda b, u: seen.append(var.get()), "x", interval_s=0.01)
         up.start()
     finally:
         var.reset(token)
@@ -157,14 +159,14 @@ def test_updater_thread_runs_in_the_starting_context():
 
 def test_updater_survives_a_failing_sampler_and_publisher():
     published = []
-    up = live.LiveUpdater(FakeSampler(fail=True), published.append, "x", interval_s=0.01)
+    up = live.LiveUpdater(FakeSampler(fail=True), lambda b, u: published.append(b), "x", interval_s=0.01)
     assert up.refresh() is False
     up.start()
     time.sleep(0.03)
     up.stop()
     assert published == [] and up.n_updates == 0 and not live_threads()
 
-    def broken(bundle):
+    def broken(bundle, update):
         raise OSError("iopub closed")
 
     up = live.LiveUpdater(FakeSampler(), broken, "x", interval_s=0.01)
@@ -196,11 +198,12 @@ def test_kernel_live_readout_is_replaced_by_the_card_in_place(kernel):
         card.present(traced_result(label="demo"), handle, what_if_regions=["PL"])
     assert not live_threads()
     first, *updates = cap.outputs
-    assert set(first.data) == {"text/plain", "text/html"}       # the readout: HTML from the start
+    assert not first.update and set(first.data) == {"text/plain", "text/html"}   # the readout, as HTML
     assert first.data["text/plain"].startswith("ecolyze: measuring demo…")
     assert 'class="eco-live"' in first.data["text/html"]
     display_id = first.transient["display_id"]
-    assert len(updates) >= 3                                     # two refreshes, then the card
+    assert display_id == handle.display_id
+    assert len(updates) >= 2                                     # at least one refresh, then the card
     assert all(u.update and u.transient["display_id"] == display_id for u in updates)
     final = updates[-1]
     assert set(final.data) == {"text/plain", "text/html"}       # no widget view: nothing needs a kernel later
@@ -210,40 +213,50 @@ def test_kernel_live_readout_is_replaced_by_the_card_in_place(kernel):
     assert not any(WIDGET_MIME in o.data for o in cap.outputs)
 
 
-def test_kernel_short_cell_card_has_no_trace(kernel):
+def test_kernel_short_cell_sends_one_message_its_card(kernel):
+    """Under one refresh interval no readout is shown: the card is the cell's only output (one message)."""
     with capture_output() as cap:
-        card.present(traced_result(duration_s=0.4))
+        handle = card.begin("quick", FakeSampler(), CHANNELS, interval_s=5.0)
+        assert handle is not None
+        card.present(traced_result(label="quick", duration_s=0.4), handle)
+    assert not live_threads()
     (out,) = cap.outputs
-    assert set(out.data) == {"text/plain", "text/html"} and "<svg" not in out.data["text/html"]
+    assert not out.update and set(out.data) == {"text/plain", "text/html"}
+    assert out.data["text/plain"].startswith("ecolyze: quick") and "<svg" not in out.data["text/html"]
 
 
 def test_cancel_stops_the_readout_and_empties_it(kernel):
     with capture_output() as cap:
         handle = card.begin("", FakeSampler(), CHANNELS, interval_s=0.01)
+        assert wait_for(lambda: handle.shown)
         assert cap.outputs[0].data["text/plain"].startswith("ecolyze: measuring…")
         card.cancel(handle)
         card.cancel(None)
     assert not live_threads()
     assert cap.outputs[-1].update and cap.outputs[-1].data == {"text/plain": ""}
     assert cap.outputs[-1].transient["display_id"] == cap.outputs[0].transient["display_id"]
+    with capture_output() as cap:                                # cancelled before anything was shown: nothing
+        card.cancel(card.begin("", FakeSampler(), CHANNELS, interval_s=5.0))
+    assert cap.outputs == []
 
 
 def test_no_ipywidgets_needed(kernel, monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)         # import ipywidgets now raises ImportError
     with capture_output() as cap:
         handle = card.begin("demo", FakeSampler(), CHANNELS, interval_s=0.01)
+        assert wait_for(lambda: handle.shown)
         card.present(make_result(label="demo"), handle)
-    assert handle is not None and not live_threads()
+    assert not live_threads()
     assert set(cap.outputs[-1].data) == {"text/plain", "text/html"}
 
 
-def test_begin_never_raises(kernel):
+def test_begin_never_raises_and_a_broken_sampler_shows_nothing(kernel):
     class Broken:
         def live(self):
             raise RuntimeError("no")
 
     with capture_output() as cap:
-        handle = card.begin("x", Broken(), CHANNELS)
+        handle = card.begin("x", Broken(), CHANNELS, interval_s=0.01)
+        time.sleep(0.05)
         card.cancel(handle)
-    assert [o.data["text/plain"] for o in cap.outputs][0] == "ecolyze: measuring x…"
-    assert not live_threads()
+    assert cap.outputs == [] and not live_threads()

@@ -2,10 +2,11 @@
 
 In a Jupyter kernel (JupyterLab, Notebook, VS Code, nbclient):
 
-* :func:`begin` displays the live readout (:mod:`.live`: elapsed time, power per device, energy so far) as a
-  ``text/plain`` + ``text/html`` output under a display id, and starts a daemon thread ``eco_magic-live`` that
-  replaces it in place (``update_display``) every 0.5 s.
-* :func:`present` stops that thread and replaces the readout, in place, with the result card: ``text/html``
+* :func:`begin` starts a daemon thread ``eco_magic-live`` that, from 0.5 s into the cell, shows the live readout
+  (:mod:`.live`: elapsed time, power per device, energy so far) as a ``text/plain`` + ``text/html`` output under a
+  display id and replaces it in place (``update_display``) every 0.5 s.
+* :func:`present` stops that thread and shows the result card — in place of the readout when there is one, else
+  as a new output (a cell shorter than 0.5 s sends one message: its card): ``text/html``
   (:func:`~eco_magic.display.html.render_html`, the power trace as inline SVG for cells ≥ 1 s) and ``text/plain``
   (:func:`~eco_magic.display.text.render_text`).
 
@@ -27,7 +28,7 @@ from .live import LIVE_INTERVAL_S
 
 @dataclass
 class LiveHandle:
-    """A displayed live readout: its display id and the thread that refreshes it."""
+    """A live readout: its display id and the thread that shows and refreshes it."""
 
     display_id: str
     updater: Any
@@ -35,6 +36,11 @@ class LiveHandle:
     def stop(self) -> None:
         """Stop the refresh thread; no refresh is published after this returns (idempotent)."""
         self.updater.stop()
+
+    @property
+    def shown(self) -> bool:
+        """Is a readout on screen (final once :meth:`stop` returned)?"""
+        return bool(getattr(self.updater, "shown", False))
 
 
 def in_kernel() -> bool:
@@ -57,27 +63,27 @@ def _ipython_running() -> bool:
 
 def begin(label: str, sampler: Any, channels: Sequence[Any], *,
           interval_s: float = LIVE_INTERVAL_S) -> LiveHandle | None:
-    """Show a live readout for a starting cell; returns a handle for :func:`present` (``None``: nothing shown).
+    """Start the live readout of a starting cell; returns a handle for :func:`present` (``None``: no readout).
 
-    Only in a kernel; never raises.
+    Only in a kernel; nothing is shown before the first refresh (``interval_s`` in). Never raises.
     """
     updater = None
     try:
         if not in_kernel():
             return None
+        import uuid
+
         from IPython.display import display, update_display
 
-        from .live import LiveUpdater, live_bundle
+        from .live import LiveUpdater
 
-        try:
-            status = sampler.live()
-        except Exception:  # noqa: BLE001 - no status yet: the first refresh brings one
-            status = None
-        shown = display(live_bundle(label, status, channels), raw=True, display_id=True)
-        display_id = shown.display_id
+        display_id = uuid.uuid4().hex
 
-        def publish(data: dict) -> None:
-            update_display(data, raw=True, display_id=display_id)
+        def publish(data: dict, update: bool) -> None:
+            if update:
+                update_display(data, raw=True, display_id=display_id)
+            else:
+                display(data, raw=True, display_id=display_id)
 
         updater = LiveUpdater(sampler, publish, label, channels, interval_s=interval_s)
         updater.start()
@@ -115,7 +121,7 @@ def bundle(result: Any, *, project_daily: float | None = None, what_if_regions: 
 
 def present(result: Any, handle: LiveHandle | None = None, *, project_daily: float | None = None,
             what_if_regions: Sequence[str] = ()) -> None:
-    """Show the final result, replacing the live readout of ``handle`` if there is one."""
+    """Show the final result, replacing the live readout of ``handle`` if one is on screen."""
     if handle is not None:
         handle.stop()
     if not _ipython_running():
@@ -123,7 +129,7 @@ def present(result: Any, handle: LiveHandle | None = None, *, project_daily: flo
     data = bundle(result, project_daily=project_daily, what_if_regions=what_if_regions, plot=in_kernel())
     from IPython.display import display, update_display
 
-    if handle is not None:
+    if handle is not None and handle.shown:
         update_display(data, raw=True, display_id=handle.display_id)
     else:
         display(data, raw=True)
@@ -138,6 +144,8 @@ def cancel(handle: Any) -> None:
         return
     try:
         handle.stop()
+        if not handle.shown:
+            return
         from IPython.display import update_display
 
         update_display({"text/plain": ""}, raw=True, display_id=handle.display_id)

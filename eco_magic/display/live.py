@@ -3,10 +3,11 @@
 * :func:`live_html` / :func:`live_text` — pure: the readout from a :class:`~eco_magic.sampler.LiveStatus` (elapsed
   time, power now and energy so far per device, totals). Every label and device name is escaped in HTML.
 * :class:`LiveUpdater` — a daemon thread named ``eco_magic-live`` that renders ``sampler.live()`` every
-  ``interval_s`` (0.5 s) and hands the bundle to ``publish`` (in a kernel: ``update_display`` of the readout's
-  display id). It waits on an ``Event`` first, so a cell shorter than one interval costs no refresh at all.
-  :meth:`LiveUpdater.stop` returns only when no refresh can follow: the card that replaces the readout is never
-  overwritten by a late one.
+  ``interval_s`` (0.5 s) and hands the bundle to ``publish(bundle, update)`` (in a kernel: ``display`` the first
+  time, ``update_display`` of the same display id after). It waits one interval first, so a cell shorter than that
+  shows no readout at all and costs one output message, its card. :meth:`LiveUpdater.stop` returns only when no
+  refresh can follow: the card that replaces the readout is never overwritten by a late one, and
+  :attr:`LiveUpdater.shown` then says for sure whether a readout is on screen.
 
 The thread runs in a copy of the starting thread's ``contextvars`` context, so its updates carry the parent
 header of the cell that started it (ipykernel keeps that header in a context variable) and land in that cell's
@@ -111,11 +112,13 @@ def live_bundle(label: str, status: "LiveStatus" | None, channels: Sequence[Any]
 class LiveUpdater:
     """Publish the readout from ``sampler.live()`` every ``interval_s`` in a named daemon thread until :meth:`stop`.
 
-    ``publish(bundle)`` receives :func:`live_bundle` dicts. Every exception from the sampler or ``publish`` is
-    swallowed: a readout must never break the cell it describes.
+    ``publish(bundle, update)`` receives :func:`live_bundle` dicts, ``update`` false for the first one (show it)
+    and true after (replace it). Every exception from the sampler or ``publish`` is swallowed: a readout must never
+    break the cell it describes.
     """
 
-    def __init__(self, sampler: Any, publish: Callable[[dict], Any], label: str, channels: Sequence[Any] = (), *,
+    def __init__(self, sampler: Any, publish: Callable[[dict, bool], Any], label: str, channels: Sequence[Any] = (),
+                 *,
                  interval_s: float = LIVE_INTERVAL_S, thread_name: str = LIVE_THREAD_NAME) -> None:
         self.sampler = sampler
         self.publish = publish
@@ -123,6 +126,7 @@ class LiveUpdater:
         self.channels = tuple(channels)
         self.interval_s = float(interval_s)
         self.n_updates = 0
+        self.shown = False  # a readout was published (and so is on screen)
         self._stop = threading.Event()
         self._lock = threading.Lock()  # held while publishing: stop() waits for a publish in flight
         context = contextvars.copy_context()
@@ -135,7 +139,8 @@ class LiveUpdater:
             with self._lock:
                 if self._stop.is_set():
                     return False
-                self.publish(bundle)
+                self.publish(bundle, self.shown)
+                self.shown = True
         except Exception:  # noqa: BLE001 - see class docstring
             return False
         self.n_updates += 1
