@@ -64,7 +64,7 @@ def test_live_html_shows_elapsed_power_and_energy_so_far():
     status = LiveStatus(elapsed_s=1.5, power_w={"gpu:0": 101.0, "cpu:model": None, "ram:model": 3.0},
                         energy_j={"gpu:0": 10.0, "ram:model": 2.0})
     html = live.live_html("demo", status, CHANNELS)
-    assert 'class="eco-live"' in html and "demo" in html and "1.50 s" in html
+    assert 'class="eco eco-live"' in html and "demo" in html and "1.50 s" in html
     gpu_row = html[html.index("gpu:0"):html.index("cpu:model")]
     assert "101 W" in gpu_row and "10.0 J" in gpu_row
     cpu_row = html[html.index("cpu:model"):html.index("ram:model")]
@@ -200,7 +200,7 @@ def test_kernel_live_readout_is_replaced_by_the_card_in_place(kernel):
     first, *updates = cap.outputs
     assert not first.update and set(first.data) == {"text/plain", "text/html"}   # the readout, as HTML
     assert first.data["text/plain"].startswith("ecolyze: measuring demo…")
-    assert 'class="eco-live"' in first.data["text/html"]
+    assert 'class="eco eco-live"' in first.data["text/html"]
     display_id = first.transient["display_id"]
     assert display_id == handle.display_id
     assert len(updates) >= 2                                     # at least one refresh, then the card

@@ -71,7 +71,7 @@ def test_a_long_cell_shows_the_readout_then_the_card_in_its_place(kernel):
     reply, msgs = kernel.run("%%ecolyze -l long\nimport time\nt = time.time()\nwhile time.time() - t < 1.6: pass")
     assert reply["status"] == "ok"
     first, *rest = _outputs(msgs)
-    assert first["msg_type"] == "display_data" and 'class="eco-live"' in first["content"]["data"]["text/html"]
+    assert first["msg_type"] == "display_data" and 'class="eco eco-live"' in first["content"]["data"]["text/html"]
     display_id = first["content"]["transient"]["display_id"]
     assert rest and all(m["msg_type"] == "update_display_data" for m in rest)
     assert {m["content"]["transient"]["display_id"] for m in rest} == {display_id}

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from ..result import EcoResult
     from ..whatif import WhatIfRow
 
-_C = ".eco-card"
-#: The card's rules, scoped under ``.eco-card`` (JupyterLab's own table rules are overridden: no zebra rows,
+_C = ".eco.eco-card"  # two classes: beats JupyterLab's (0,2,1) table rules where it must
+#: The card's rules, scoped under ``.eco.eco-card`` (JupyterLab's own table rules are overridden: no zebra rows,
 #: no right-aligned text cells, no fixed layout).
 CARD_CSS = "".join((
     f"{_C}{{font:13px/1.45 var(--jp-ui-font-family,system-ui,sans-serif);border:1px solid var(--eco-line);"
@@ -38,7 +38,7 @@ CARD_CSS = "".join((
     f"{_C} table{{border-collapse:collapse;margin:0;border:0;font-size:12px;table-layout:auto;width:100%;"
     "color:inherit}",
     f"{_C} table.eco-w{{width:auto}}",
-    f"{_C}{_C} tr,{_C}{_C} tbody tr:nth-child(odd),{_C}{_C} tbody tr:hover{{background:none}}",
+    f"{_C} tr,{_C} tbody tr:nth-child(odd),{_C} tbody tr:nth-child(even),{_C} tbody tr:hover{{background:none}}",
     f"{_C} th,{_C} td{{padding:1px 10px 1px 0;text-align:left;vertical-align:top;border:0;color:inherit;"
     "font-weight:400;line-height:1.45}",
     f"{_C} th,{_C} .eco-small,{_C} .eco-k{{color:var(--eco-muted);font-size:11px;font-weight:400}}",
@@ -51,7 +51,7 @@ CARD_CSS = "".join((
     f"{_C} .eco-bad{{color:var(--eco-bad)}}{_C} .eco-warn{{color:var(--eco-warn)}}{_C} .eco-good{{color:var(--eco-good)}}",
     f"{_C}.eco-error .eco-dot:before{{background:var(--eco-bad)}}",
     f"{_C}.eco-interrupted .eco-dot:before{{background:var(--eco-warn)}}",
-    f"{_C}>.eco-figs{{table-layout:fixed;border-collapse:separate;border-spacing:6px 0;margin:8px -6px 0;"
+    f"{_C}>table.eco-figs{{table-layout:fixed;border-collapse:separate;border-spacing:6px 0;margin:8px -6px 0;"
     "width:calc(100% + 12px)}",
     f"{_C} td.eco-tile{{border:1px solid var(--eco-line);border-radius:6px;padding:6px 9px;"
     "background:var(--eco-panel);overflow-wrap:anywhere}",

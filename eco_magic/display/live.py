@@ -28,12 +28,12 @@ if TYPE_CHECKING:
 LIVE_INTERVAL_S = 0.5
 LIVE_THREAD_NAME = "eco_magic-live"
 
-_L = ".eco-live"
+_L = ".eco.eco-live"
 LIVE_CSS = (f"{_L}{{font:12px/1.4 var(--jp-ui-font-family,system-ui,-apple-system,'Segoe UI',sans-serif);"
             "border:1px solid var(--eco-line);border-radius:8px;padding:6px 12px;max-width:860px;"
             "box-sizing:border-box;text-align:left}"
             f"{_L} table{{border-collapse:collapse;margin:2px 0 0;border:none;font-size:12px;width:auto}}"
-            f"{_L}.eco-live tr,{_L}.eco-live tbody tr:nth-child(odd),{_L}.eco-live tbody tr:hover{{background:none}}"
+            f"{_L} tr,{_L} tbody tr:nth-child(odd),{_L} tbody tr:nth-child(even),{_L} tbody tr:hover{{background:none}}"
             f"{_L} th,{_L} td{{padding:0 12px 0 0;text-align:left;border:none;color:inherit;font-weight:normal}}"
             f"{_L} th{{color:var(--eco-muted);font-size:11px}}"
             f"{_L} .eco-n{{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}}"
@@ -87,7 +87,7 @@ def live_html(label: str, status: "LiveStatus", channels: Sequence[Any] = ()) ->
     else:
         table = '<div class="eco-small">no device channel to read</div>'
     title = f" · {escape(label)}" if label else ""
-    return (f'<div class="eco-live">{_STYLE}<div><b><span class="eco-dot"></span>ecolyze{title}</b> '
+    return (f'<div class="eco eco-live">{_STYLE}<div><b><span class="eco-dot"></span>ecolyze{title}</b> '
             f'<span class="eco-small">measuring · {escape(fmt.duration(status.elapsed_s))}</span></div>'
             f"{table}</div>")
 
