@@ -80,3 +80,12 @@ def magics(ip):
     from eco_magic import magic
 
     return magic._LOADED[id(ip)]
+
+
+@pytest.fixture(scope="session")
+def lab_env(tmp_path_factory):
+    """A fresh virtualenv with what ``make lab`` installs, built once per session and shared by every slow test
+    that needs an installed environment (see tests/lab_env.py)."""
+    import lab_env as _lab_env
+
+    return _lab_env.build(tmp_path_factory.mktemp("lab-env"))
