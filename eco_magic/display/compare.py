@@ -169,6 +169,8 @@ def delta_text(pct: float | None) -> str:
     if abs(pct) < 0.05:
         return "0 %"
     digits = 0 if abs(pct) >= 9.95 else 1
+    while digits < 3 and abs(pct) != 100 and float(f"{abs(pct):.{digits}f}") == 100:  # −99.6 % is not −100 %
+        digits += 1
     sign = MINUS if pct < 0 else "+"
     return f"{sign}{abs(pct):.{digits}f} %"
 
@@ -417,10 +419,12 @@ def ledger_bundle(records: Sequence[Mapping[str, Any]], all_sessions: bool = Fal
     lines = [summary, *_aligned([header, *body, total_row], right=numeric, rule_before_last=True)]
     if more:
         lines.append(more)
-    head = "".join(f"<th style='{_TH}'>{escape(h)}</th>" for h in header)
+    # every cell says its alignment: JupyterLab right-aligns table cells that do not (labels under left headers)
+    head = "".join(f"<th style='{_TH}{';text-align:right' if i in numeric else ''}'>{escape(h)}</th>"
+                   for i, h in enumerate(header))
 
     def tr(cells: list[str], extra: str = "") -> str:
-        tds = "".join(f"<td style='padding:1px 8px;{_RIGHT if i in numeric else ''}'>{escape(v)}</td>"
+        tds = "".join(f"<td style='padding:1px 8px;{_RIGHT if i in numeric else 'text-align:left'}'>{escape(v)}</td>"
                       for i, v in enumerate(cells))
         return f"<tr{extra}>{tds}</tr>"
 

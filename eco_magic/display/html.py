@@ -219,11 +219,10 @@ def _projection(r: "EcoResult", runs_per_day: float | None) -> str:
     from ..whatif import annual
 
     a = annual(r, runs_per_day)
-    return (f'<div class="eco-projection">Projected at {runs_per_day:g} run(s)/day for a year: '
-            f'<b>{escape(fmt.energy(a.energy_kwh_per_year * 3.6e6))}</b>, '
+    return (f'<div class="eco-projection"><span class="eco-small">per year</span> at {runs_per_day:g} run(s)/day '
+            f'× 365: <b>{escape(fmt.energy(a.energy_kwh_per_year * 3.6e6))}</b>, '
             f'<b>{escape(fmt.mass_g(a.co2_kg_per_year * 1000.0))}</b> CO₂e, '
-            f'<b>{escape(fmt.volume_l(a.water_l_per_year))}</b> water '
-            f'<span class="eco-small">(this cell × {runs_per_day:g} × 365)</span></div>')
+            f'<b>{escape(fmt.volume_l(a.water_l_per_year))}</b> water</div>')
 
 
 def _footer(r: "EcoResult") -> str:
