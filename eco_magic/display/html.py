@@ -110,7 +110,7 @@ def _figures(r: "EcoResult") -> str:
     methods = "".join(method_chip(m) + " " for m in p.methods_phrase(r).split(" + ")) if r.devices else ""
     energy_note = ("net of idle " + fmt.energy(r.energy_net_j) if r.energy_net_j is not None
                    else "net of idle n/a (no idle baseline)")
-    co2_note = [(r.region_name or r.region) + f" · {p.carbon_kind(r)}"]
+    co2_note = [f"{p.carbon_kind(r)} · {r.region_name or r.region}"]
     if r.embodied_co2_g is not None:
         co2_note.append(f"+ {fmt.mass_g(r.embodied_co2_g)} embodied (separate)")
     if r.ess is not None:
