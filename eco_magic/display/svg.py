@@ -125,5 +125,5 @@ def trace_html(result: "EcoResult") -> str:
     label = escape(f"power trace: watts per device over {fmt.duration(result.duration_s)}", quote=True)
     svg = (f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
            f'aria-label="{label}">{"".join(body)}</svg>')
-    return (f'<div class="eco-plot"><div class="eco-small">{"".join(legend)}</div>{svg}'
+    return (f'<div class="eco-plot"><div class="eco-small">{" ".join(legend)}</div>{svg}'
             f'<div class="eco-small">{escape("; ".join(caption))}</div></div>')
