@@ -51,6 +51,11 @@ def live_threads():
     return [t for t in threading.enumerate() if t.name == "eco_magic-live" and t.is_alive()]
 
 
+def no_live_threads() -> bool:
+    """Every readout thread has ended (they end by themselves right after stop(), which does not join them)."""
+    return wait_for(lambda: not live_threads(), 5.0)
+
+
 @pytest.fixture
 def kernel(ip, monkeypatch):
     """The test shell, pretending to be a Jupyter kernel (``get_ipython().kernel`` is set)."""
@@ -95,8 +100,8 @@ def test_updater_publishes_then_stops_and_nothing_follows():
     up = live.LiveUpdater(sampler, lambda b, u: published.append((b, u)), "demo", CHANNELS, interval_s=0.01)
     up.start()
     assert wait_for(lambda: up.n_updates >= 3)
-    up.stop()
-    assert not up.alive and not live_threads()
+    up.stop(join=True)
+    assert not up.alive and no_live_threads()
     assert [u for _, u in published][:2] == [False, True] and up.shown   # shown once, then replaced
     bundles = [b for b, _ in published]
     assert len({b["text/html"] for b in bundles}) >= 2           # the readout changed, not just re-sent
@@ -116,7 +121,7 @@ def test_updater_waits_one_interval_before_the_first_refresh():
     up.start()
     time.sleep(0.05)
     up.stop()
-    assert published == [] and not up.shown and not live_threads()
+    assert published == [] and not up.shown and no_live_threads()
 
 
 def test_stop_waits_for_a_publish_in_flight():
@@ -138,7 +143,7 @@ def test_stop_waits_for_a_publish_in_flight():
     assert stopper.is_alive()                                    # blocked behind the publish in flight
     release.set()
     stopper.join(5)
-    assert not stopper.is_alive() and len(done) == 1 and not up.alive
+    assert not stopper.is_alive() and len(done) == 1 and wait_for(lambda: not up.alive)
 
 
 def test_updater_thread_runs_in_the_starting_context():
@@ -164,7 +169,7 @@ def test_updater_survives_a_failing_sampler_and_publisher():
     up.start()
     time.sleep(0.03)
     up.stop()
-    assert published == [] and up.n_updates == 0 and not live_threads()
+    assert published == [] and up.n_updates == 0 and no_live_threads()
 
     def broken(bundle, update):
         raise OSError("iopub closed")
@@ -179,7 +184,7 @@ def test_plain_shell_no_live_readout_and_a_static_bundle(ip):
     with capture_output() as cap:
         handle = card.begin("demo", FakeSampler(), CHANNELS)
         card.present(traced_result(label="demo"), handle, project_daily=10)
-    assert handle is None and not live_threads()
+    assert handle is None and no_live_threads()
     (out,) = cap.outputs
     assert set(out.data) == {"text/plain", "text/html"}
     assert out.data["text/plain"].startswith("ecolyze: demo")
@@ -196,7 +201,7 @@ def test_kernel_live_readout_is_replaced_by_the_card_in_place(kernel):
         assert handle is not None
         assert wait_for(lambda: handle.updater.n_updates >= 2)
         card.present(traced_result(label="demo"), handle, what_if_regions=["PL"])
-    assert not live_threads()
+        assert not live_threads()                                # joined before present() returned
     first, *updates = cap.outputs
     assert not first.update and set(first.data) == {"text/plain", "text/html"}   # the readout, as HTML
     assert first.data["text/plain"].startswith("ecolyze: measuring demo…")
@@ -219,7 +224,7 @@ def test_kernel_short_cell_sends_one_message_its_card(kernel):
         handle = card.begin("quick", FakeSampler(), CHANNELS, interval_s=5.0)
         assert handle is not None
         card.present(traced_result(label="quick", duration_s=0.4), handle)
-    assert not live_threads()
+    assert no_live_threads()
     (out,) = cap.outputs
     assert not out.update and set(out.data) == {"text/plain", "text/html"}
     assert out.data["text/plain"].startswith("ecolyze: quick") and "<svg" not in out.data["text/html"]
@@ -232,7 +237,7 @@ def test_cancel_stops_the_readout_and_empties_it(kernel):
         assert cap.outputs[0].data["text/plain"].startswith("ecolyze: measuring…")
         card.cancel(handle)
         card.cancel(None)
-    assert not live_threads()
+    assert no_live_threads()
     assert cap.outputs[-1].update and cap.outputs[-1].data == {"text/plain": ""}
     assert cap.outputs[-1].transient["display_id"] == cap.outputs[0].transient["display_id"]
     with capture_output() as cap:                                # cancelled before anything was shown: nothing
@@ -246,7 +251,7 @@ def test_no_ipywidgets_needed(kernel, monkeypatch):
         handle = card.begin("demo", FakeSampler(), CHANNELS, interval_s=0.01)
         assert wait_for(lambda: handle.shown)
         card.present(make_result(label="demo"), handle)
-    assert not live_threads()
+    assert no_live_threads()
     assert set(cap.outputs[-1].data) == {"text/plain", "text/html"}
 
 
@@ -259,4 +264,4 @@ def test_begin_never_raises_and_a_broken_sampler_shows_nothing(kernel):
         handle = card.begin("x", Broken(), CHANNELS, interval_s=0.01)
         time.sleep(0.05)
         card.cancel(handle)
-    assert cap.outputs == [] and not live_threads()
+    assert cap.outputs == [] and no_live_threads()

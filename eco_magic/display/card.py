@@ -33,9 +33,10 @@ class LiveHandle:
     display_id: str
     updater: Any
 
-    def stop(self) -> None:
-        """Stop the refresh thread; no refresh is published after this returns (idempotent)."""
-        self.updater.stop()
+    def stop(self, join: bool = False) -> None:
+        """Stop the refresh thread; no refresh is published after this returns (idempotent). ``join``: also wait
+        for the thread to end (it does at once)."""
+        self.updater.stop(join=join)
 
     @property
     def shown(self) -> bool:
@@ -125,6 +126,8 @@ def present(result: Any, handle: LiveHandle | None = None, *, project_daily: flo
     if handle is not None:
         handle.stop()
     if not _ipython_running():
+        if handle is not None:
+            handle.stop(join=True)
         return
     data = bundle(result, project_daily=project_daily, what_if_regions=what_if_regions, plot=in_kernel())
     from IPython.display import display, update_display
@@ -133,6 +136,8 @@ def present(result: Any, handle: LiveHandle | None = None, *, project_daily: flo
         update_display(data, raw=True, display_id=handle.display_id)
     else:
         display(data, raw=True)
+    if handle is not None:
+        handle.stop(join=True)  # ended while the card was drawn: no thread outlives the cell
 
 
 def cancel(handle: Any) -> None:
@@ -143,7 +148,7 @@ def cancel(handle: Any) -> None:
     if handle is None:
         return
     try:
-        handle.stop()
+        handle.stop(join=True)
         if not handle.shown:
             return
         from IPython.display import update_display
