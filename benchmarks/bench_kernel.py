@@ -1,4 +1,4 @@
-"""8. A real Jupyter kernel through nbclient: fixed cost per displayed cell, and memory kept per displayed cell.
+"""9. A real Jupyter kernel through nbclient: fixed cost per displayed cell, and memory kept per displayed cell.
 
 This is the path a notebook user is on (issue 16): a real ``ipykernel`` started by nbclient, every cell sent over
 ZeroMQ, its outputs (the live readout, then the card that replaces it) received and stored by nbclient.
@@ -139,7 +139,7 @@ def run(quick: bool, repo: Path = ROOT) -> Section:
     m = measure(quick, repo)
     fixed = median(m["diffs"])
     per_cell_b = (m["rss_after"] - m["rss_before"]) / m["cells"]
-    s = Section(key="kernel", title="8. Real kernel through nbclient",
+    s = Section(key="kernel", title="9. Real kernel through nbclient",
                 intro="A real ipykernel driven by nbclient (see the module docstring).")
     s.targets.append(Target("fixed cost per trivial cell, real kernel through nbclient, card displayed",
                             _ms(m["diffs"]), "≤ 6 ms", fixed <= FIXED_TARGET_S,

@@ -161,9 +161,10 @@ def ledger_views(quick: bool, rng: random.Random) -> dict:
             if out["magic"]:
                 sh.run_line_magic("ecoledger", "compare --by label")
             else:
-                from eco_magic.display.compare import compare_bundle
+                from eco_magic.comparison import compare_ledger
+                from eco_magic.display.compare_view import compare_bundle
 
-                compare_bundle(led.compare(by="label"))
+                compare_bundle(compare_ledger(led, by="label"))
 
         def table():
             if out["magic"]:
@@ -180,7 +181,8 @@ def ledger_views(quick: bool, rng: random.Random) -> dict:
             compare()
         out["chart_first_s"] = time.perf_counter() - t0
         out["chart_first_cold"] = cold
-        out["chart_png"] = any("image/png" in o.data or "<img" in o.data.get("text/html", "") for o in cap.outputs)
+        out["chart_png"] = any("image/png" in o.data or "<img" in o.data.get("text/html", "")
+                               or "<svg" in o.data.get("text/html", "") for o in cap.outputs)
         out["chart_warm"] = []
         for _ in range(reps(5, 2, quick)):
             t0 = time.perf_counter()

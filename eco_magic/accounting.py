@@ -139,6 +139,27 @@ def per_minute(value: float | None, duration_s: float) -> float | None:
     return value * 60.0 / duration_s
 
 
+def per_token(value: float | None, tokens: int | None) -> float | None:
+    """``value / tokens``: joules or grams per generated token (``None`` without tokens)."""
+    if value is None or not tokens:
+        return None
+    return value / tokens
+
+
+def tokens_per_s(tokens: int | None, duration_s: float) -> float | None:
+    """Generated tokens per second of the cell (the whole cell, prompt processing and all)."""
+    if not tokens or duration_s <= 0:
+        return None
+    return tokens / duration_s
+
+
+def per_1k_responses_wh(energy_j: float | None, responses: int | None) -> float | None:
+    """Energy per 1,000 responses in Wh, the AI Energy Score unit: E / responses × 1000 / 3600."""
+    if energy_j is None or not responses:
+        return None
+    return energy_j / responses * 1000.0 / 3600.0
+
+
 def annual_projection(value_per_run: float, runs_per_day: float) -> float:
     """``value_per_run`` × runs per day × 365: the inference-time, preemptive view."""
     return value_per_run * runs_per_day * DAYS_PER_YEAR

@@ -15,6 +15,8 @@ from .result import DeviceReading, EcoResult, WorkerReading
 
 if TYPE_CHECKING:
     from .cluster import ClusterMeasurement
+    from .live_carbon import LiveIntensity
+    from .frameworks.tokens import TokenCounts
     from .models import ModelInfo
     from .regions import Region
     from .sampler import Measurement
@@ -60,12 +62,30 @@ def total_resolution_j(measurement: "Measurement") -> float:
     return total
 
 
+def li_pue(region: "Region", explicit_pue: float | None, fallback_pue: float) -> tuple[float, str]:
+    """The PUE in Li et al.'s water formula and where it came from.
+
+    A PUE the user gave (``--pue``, a host setting) describes the real facility and wins. Otherwise the PUE Li et
+    al. give for the same site as the WUE and EWIF used (``Region.li_pue``), as their formula intends; the
+    hardware-tier PUE only when a region carries none.
+    """
+    if explicit_pue is not None:
+        return explicit_pue, "the PUE you set"
+    if region.li_pue is not None:
+        return region.li_pue, "Li et al.'s PUE for the same site"
+    return fallback_pue, "the hardware-tier PUE (no site PUE for this region)"
+
+
 def build_result(measurement: "Measurement", region: "Region", settings: Settings, *, status: str = "ok",
                  error: str | None = None, model: "ModelInfo | None" = None,
                  idle_power_w: Mapping[str, float] | None = None, notes: Sequence[str] = (),
-                 cluster: "ClusterMeasurement | None" = None) -> EcoResult:
+                 cluster: "ClusterMeasurement | None" = None, live: "LiveIntensity | None" = None,
+                 tokens: "TokenCounts | None" = None) -> EcoResult:
     """The cell's :class:`EcoResult`. ``cluster`` (from :func:`eco_magic.cluster.stop_cell`) adds the Dask workers'
-    counted energy, with each host's carbon intensity and PUE, to the totals and lists them in ``workers``."""
+    counted energy, with each host's carbon intensity and PUE, to the totals and lists them in ``workers``.
+    ``live`` (from :func:`eco_magic.live_carbon.for_cell`) replaces the region's annual carbon intensity when it
+    holds a value, and says why in the notes when it does not; a ``--ci`` value wins over both.
+    ``tokens`` (from :mod:`eco_magic.frameworks.tokens`) adds the LLM figures (:func:`token_fields`)."""
     devices = device_readings(measurement, idle_power_w)
     duration_s = measurement.duration_s
     measured = [d for d in devices if d.energy_j is not None]
@@ -90,18 +110,32 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
     else:
         pue, pue_source = acc.PUE_TIERS[tier], acc.PUE_TIER_LABELS[tier]
 
-    # carbon intensity: override, else region table
+    # carbon intensity: override, else live (when asked for and available), else region table
+    carbon_kind, carbon_time = "annual average", None
     if settings.carbon_intensity_g_per_kwh is not None:
         ci = settings.carbon_intensity_g_per_kwh
-        carbon_source, carbon_year = f"user value ({settings.ci_origin})", None
+        carbon_source, carbon_year, carbon_kind = f"user value ({settings.ci_origin})", None, "user value"
+        if live is not None:
+            all_notes.append(f"live carbon intensity not used: {settings.ci_origin} sets it")
+    elif live is not None and live.g_per_kwh is not None:
+        ci, carbon_source, carbon_year = live.g_per_kwh, live.source, None
+        carbon_kind, carbon_time = live.kind, live.time
     else:
         ci, carbon_source, carbon_year = region.carbon_intensity_g_per_kwh, region.ci_source, region.ci_year
     co2 = acc.co2_g(energy_j, ci, pue)
+    cleanest_co2 = cleanest_time = None
+    if live is not None and settings.carbon_intensity_g_per_kwh is None:
+        all_notes.extend(live.notes)
+        if live.g_per_kwh is not None and live.cleanest_g_per_kwh is not None:
+            cleanest_co2, cleanest_time = acc.co2_g(energy_j, live.cleanest_g_per_kwh, pue), live.cleanest_time
 
     if settings.water_model == "li":
-        water = acc.water_li(energy_j, region.wue_site_l_per_kwh, pue, region.ewif_l_per_kwh)
+        w_pue, w_pue_origin = li_pue(region, settings.pue, pue)
+        water = acc.water_li(energy_j, region.wue_site_l_per_kwh, w_pue, region.ewif_l_per_kwh)
+        water_source = f"{region.li_source}; PUE {w_pue:g}: {w_pue_origin}"
     else:
         water = acc.water_paper(energy_j, region.water_intensity_l_per_kwh, acc.WATER_OVERHEAD[tier])
+        water_source = region.water_source
 
     resolution_j = total_resolution_j(measurement)
     workers: tuple[WorkerReading, ...] = ()
@@ -111,6 +145,9 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         workers = part.workers
         all_notes.extend(part.notes)
         if part.energy_j > 0:
+            if cleanest_co2 is not None:
+                cleanest_co2 = cleanest_time = None
+                all_notes.append("no cleanest-hour line: the Dask workers' grids are not covered by it")
             energy_j += part.energy_j
             co2 += part.co2_g
             water = acc.Water(water.onsite_l + part.water_onsite_l, water.offsite_l + part.water_offsite_l,
@@ -135,6 +172,8 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         [(d.key, d.kind, d.peak_temp_c, d.slowdown_temp_c, d.throttle_events) for d in devices] + thermal_extra,
         gpu_temp_max_c=settings.gpu_temp_max_c, cpu_temp_max_c=settings.cpu_temp_max_c)
 
+    embodied_g, embodied_source, embodied_notes = embodied_part(measurement, cluster)
+    all_notes.extend(embodied_notes)
     started = _dt.datetime.fromtimestamp(measurement.started_at, tz=_dt.timezone.utc).isoformat(timespec="seconds")
     return EcoResult(
         label=settings.label, status=status, duration_s=duration_s, energy_j=energy_j, co2_g=co2,
@@ -145,8 +184,7 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         carbon_source=carbon_source, carbon_year=carbon_year, pue_tier=tier, pue_source=pue_source,
         water_onsite_l=water.onsite_l, water_offsite_l=water.offsite_l, water_model=water.model,
         water_formula=water.formula,
-        water_source=(region.water_source if water.model == "paper" else
-                      f"WUE/EWIF for {region.name}: {region.water_source}"),
+        water_source=water_source,
         n_params=model.n_params if model is not None else None, qf=model.qf if model is not None else None,
         model_source=model.source if model is not None else None,
         model_variable=model.variable if model is not None else None,
@@ -156,7 +194,50 @@ def build_result(measurement: "Measurement", region: "Region", settings: Setting
         energy_per_min_j=acc.per_minute(energy_j, duration_s), co2_per_min_g=acc.per_minute(co2, duration_s),
         thermal_flags=tuple(f.message for f in flags), sampling=measurement.rate,
         n_samples=measurement.n_ticks, started_at=started, error=error, notes=tuple(dict.fromkeys(all_notes)),
-        trace=measurement.trace, workers=workers)
+        trace=measurement.trace, workers=workers, embodied_co2_g=embodied_g, embodied_source=embodied_source,
+        carbon_kind=carbon_kind, carbon_time=carbon_time, cleanest_hour_co2_g=cleanest_co2,
+        cleanest_hour_time=cleanest_time,
+        precision_source=model.precision_source if model is not None else "",
+        **token_fields(tokens, energy_j=energy_j, energy_net_j=energy_net_j, co2_g=co2, duration_s=duration_s))
+
+
+def token_fields(tokens: "TokenCounts | None", *, energy_j: float, energy_net_j: float | None, co2_g: float,
+                 duration_s: float) -> dict:
+    """EcoResult's LLM fields from the tokens a cell generated: per generated token, per response, per second.
+
+    Empty (the fields keep their ``None`` defaults) when no token was seen, so a cell without generation shows no
+    LLM section. ``energy_per_token_j`` is exactly ``energy_j / tokens_out``.
+    """
+    if tokens is None:
+        return {}
+    out = tokens.tokens_out
+    return dict(
+        tokens_in=tokens.tokens_in, tokens_out=out, responses=tokens.responses, token_source=tokens.source,
+        tokens_per_s=acc.tokens_per_s(out, duration_s),
+        energy_per_token_j=acc.per_token(energy_j, out), co2_per_token_g=acc.per_token(co2_g, out),
+        energy_per_response_j=acc.per_token(energy_j, tokens.responses),
+        energy_per_1k_responses_wh=acc.per_1k_responses_wh(energy_j, tokens.responses),
+        energy_net_per_token_j=acc.per_token(energy_net_j, out),
+        energy_net_per_1k_responses_wh=acc.per_1k_responses_wh(energy_net_j, tokens.responses))
+
+
+def embodied_part(measurement: "Measurement", cluster: "ClusterMeasurement | None" = None,
+                  **options) -> tuple[float | None, str, tuple[str, ...]]:
+    """Amortised embodied carbon of the kernel host's devices over the cell (:func:`eco_magic.embodied.
+    for_devices`; ``options`` are its keyword arguments). Never raises: a failure becomes a note."""
+    from . import embodied
+
+    try:
+        infos = [ch.info for ch in measurement.channels]
+        memory = None if any((i.details or {}).get("total_gb") for i in infos if i.kind == "ram") else \
+            embodied.installed_memory_gb()
+        options.setdefault("memory_gb", memory)
+        g, source, notes = embodied.for_devices(infos, measurement.duration_s, **options)
+    except Exception as exc:  # noqa: BLE001 - an estimate beside the measurement must never break it
+        return None, "", (f"embodied carbon not estimated ({type(exc).__name__}: {exc})",)
+    if cluster is not None and cluster.workers:
+        notes = notes + ("embodied carbon counts the kernel's host only, not the Dask workers' hardware",)
+    return g, source, notes
 
 
 # ------------------------------------------------------------------------------------------- Dask workers
@@ -238,7 +319,9 @@ def cluster_part(cluster: "ClusterMeasurement", measurement: "Measurement", regi
                 w_pue, pue_src = acc.PUE_TIERS[w_tier], acc.PUE_TIER_LABELS[w_tier]
         w_co2 = acc.co2_g(w.energy_j, w_ci, w_pue)
         if settings.water_model == "li":
-            w_water = acc.water_li(w.energy_j, w_region.wue_site_l_per_kwh, w_pue, w_region.ewif_l_per_kwh)
+            explicit = w_pue if settings.pue is not None or pue_src.startswith(("hosts", "ECO_MAGIC_PUE")) else None
+            w_water = acc.water_li(w.energy_j, w_region.wue_site_l_per_kwh, li_pue(w_region, explicit, w_pue)[0],
+                                   w_region.ewif_l_per_kwh)
         else:
             w_water = acc.water_paper(w.energy_j, w_region.water_intensity_l_per_kwh, acc.WATER_OVERHEAD[w_tier])
         counted = dict(w.counted_j)

@@ -430,7 +430,9 @@ def start_cell(dask: bool | str = "auto", *, client: Any = None, scope: str = "p
         return None
     if client is None:
         client = active_client()
-    kernel = host_identity()
+    if client is None and mode == "auto":
+        return None  # nothing to measure, nothing to say: no host identity read either (it costs ~1 ms)
+    kernel = host_identity() if client is not None else {}
     run = ClusterRun(client=client, mid=uuid.uuid4().hex, kernel=kernel, hosts=dict(hosts or {}),
                      timeout_s=timeout_s)
     if client is None:

@@ -1,21 +1,27 @@
-"""The measuring engine of one kernel: discovered sensors, the idle baseline and samplers. No IPython here.
+"""The measuring engine of one kernel (or one plain Python process): discovered sensors and the idle baseline.
 
-Sensor discovery and the idle baseline run in one background thread started at ``%load_ext`` (so loading stays
-fast); the first measured cell waits for discovery if it is not finished yet. The idle baseline must see an idle
-machine, so a cell that starts while it runs cancels it, and it is retried after the cell.
+Sensor discovery runs in one background thread started at ``%load_ext`` (so loading stays fast); the first
+measurement waits for it if it is not finished yet. The idle baseline comes from the real idle time between cells
+(:class:`eco_magic.idle.IdleMeter`: two sensor reads per gap, no thread), or from ``%ecolyze_idle``. No IPython here.
 """
 from __future__ import annotations
 
 import threading
 from typing import Callable, Mapping
 
+from .idle import IdleMeter
 from .sensors import discover_all, sync_devices
 from .sensors.base import Discovery
 
 
 class Engine:
+    """Sensors, discovered once, and the idle baseline.
+
+    idle_duration_s   seconds of recent idle time the baseline keeps (0: no idle baseline, net of idle not shown)
+    """
+
     def __init__(self, *, scope: str = "process", env: Mapping[str, str] | None = None,
-                 cpu_tdp_w: float | None = None, idle_duration_s: float = 3.0,
+                 cpu_tdp_w: float | None = None, idle_duration_s: float = 120.0,
                  discover: Callable[..., Discovery] | None = None) -> None:
         self.scope = scope
         self.env = env
@@ -24,9 +30,10 @@ class Engine:
         self._discover = discover or discover_all
         self._discovery: Discovery | None = None
         self._discovery_lock = threading.Lock()
+        self._idle_lock = threading.Lock()
+        self._meter: IdleMeter | None = None
         self._warmup: threading.Thread | None = None
-        self._idle = None            # IdleBaseline in flight or finished
-        self._idle_power_w: dict[str, float] | None = None
+        self._hints_given = False
         self._closed = False
 
     # --- discovery ---------------------------------------------------------------------------------------------
@@ -41,8 +48,15 @@ class Engine:
     def sensors(self) -> list:
         return list(self.discovery().sensors)
 
+    def hints_once(self) -> list[str]:
+        """Discovery's one-line hints (how to get a better reading), given to the first result only."""
+        if self._hints_given:
+            return []
+        self._hints_given = True
+        return [str(n) for n in self.discovery().notes if n.hint]
+
     def warm_up(self) -> None:
-        """Discover sensors and measure the idle baseline in a background daemon thread."""
+        """Discover sensors in a background daemon thread, then open the first idle gap."""
         if self._warmup is not None and self._warmup.is_alive():
             return
         self._warmup = threading.Thread(target=self._warm, name="eco_magic-warmup", daemon=True)
@@ -51,71 +65,81 @@ class Engine:
     def _warm(self) -> None:
         try:
             self.discovery()
-            if self.idle_duration_s > 0 and not self._closed:
-                self.start_idle_baseline()
+            self.gap_opens()
         except Exception:  # noqa: BLE001 - a background helper must never raise into the kernel
             pass
 
     # --- idle baseline -------------------------------------------------------------------------------------------
-    def start_idle_baseline(self, duration_s: float | None = None) -> None:
-        """(Re)measure the idle power of every channel in the background (``%ecolyze_idle`` does this on demand)."""
-        from .sampler import IdleBaseline
+    def _idle_meter(self) -> IdleMeter | None:
+        """The meter, created once discovery is done (``None`` while disabled or closed)."""
+        if self._closed or self.idle_duration_s <= 0 or self._discovery is None:
+            return None
+        if self._meter is None:
+            self._meter = IdleMeter(self._discovery.sensors, window_s=self.idle_duration_s)
+        return self._meter
 
-        if self._closed:
-            return
-        self.cancel_idle_baseline()
-        self._idle = IdleBaseline(self.sensors, duration_s=duration_s or self.idle_duration_s)
-        self._idle.start()
+    def gap_opens(self) -> None:
+        """A cell ended (or the extension loaded): idle time starts."""
+        with self._idle_lock:
+            meter = self._idle_meter()
+            if meter is not None:
+                meter.open()
 
-    def cancel_idle_baseline(self) -> None:
-        idle = self._idle
-        if idle is not None and idle.running:
-            idle.cancel()
-            self._idle = None
+    def gap_closes(self) -> None:
+        """A cell is about to run (measured or not): the idle time so far is added to the baseline."""
+        with self._idle_lock:
+            if self._meter is not None:
+                self._meter.close()
+
+    def set_idle_window(self, seconds: float) -> None:
+        with self._idle_lock:
+            self.idle_duration_s = max(0.0, float(seconds or 0.0))
+            if self.idle_duration_s == 0:
+                self._meter = None
+            elif self._meter is not None:
+                self._meter._window_s = self.idle_duration_s
 
     def measure_idle_now(self, duration_s: float) -> dict[str, float]:
-        """Measure the idle baseline in the foreground (``%ecolyze_idle``); replaces any earlier baseline."""
+        """Measure idle power in the foreground (``%ecolyze_idle``); it replaces the baseline so far."""
         from .sampler import IdleBaseline
 
-        for t in threading.enumerate():  # the warm-ups (discovery, matplotlib import) would count as "idle"
-            if t.name in ("eco_magic-warmup", "eco_magic-plotwarm") and t is not threading.current_thread():
+        if self._warmup is not None and self._warmup.is_alive() and self._warmup is not threading.current_thread():
+            self._warmup.join()
+        for t in threading.enumerate():  # the matplotlib warm-up would count as "idle"
+            if t.name == "eco_magic-plotwarm" and t is not threading.current_thread():
                 t.join()
-        self.cancel_idle_baseline()
         idle = IdleBaseline(self.sensors, duration_s=duration_s)
         idle.start()
         try:
-            result = idle.result(timeout=None)
+            result = idle.result(timeout=None) or {}
         finally:
             idle.cancel()
-        self._idle = idle
-        self._idle_power_w = result or {}
-        return self._idle_power_w
+        with self._idle_lock:
+            if self._meter is None and not self._closed:
+                self._meter = IdleMeter(self.sensors, window_s=max(self.idle_duration_s, duration_s))
+            if self._meter is not None:
+                self._meter.replace(duration_s, result, f"%ecolyze_idle over {duration_s:g} s")
+        return result
 
     def idle_power_w(self) -> dict[str, float] | None:
-        """Idle power per channel key, once measured."""
-        if self._idle_power_w is None and self._idle is not None and not self._idle.running:
-            self._idle_power_w = self._idle.result(timeout=0)
-        return self._idle_power_w
+        """Idle power per channel key, once some idle time was seen."""
+        with self._idle_lock:
+            return self._meter.power_w() if self._meter is not None else None
 
-    # --- cells -----------------------------------------------------------------------------------------------------
+    def idle_seconds(self) -> float | None:
+        with self._idle_lock:
+            return self._meter.seconds if self._meter is not None else None
+
+    def idle_source(self) -> str:
+        with self._idle_lock:
+            return self._meter.source if self._meter is not None else ""
+
+    # --- measurements ----------------------------------------------------------------------------------------------
     def before_cell(self) -> None:
-        """Make sure discovery is done and no idle measurement overlaps the cell."""
-        if self._warmup is not None and self._warmup.is_alive():
-            self._warmup.join()  # discovery, then it only *starts* the idle thread: short
-        self.idle_power_w()  # harvest a finished baseline before it could be cancelled
-        if self._idle is not None and self._idle.running:
-            self.cancel_idle_baseline()
-
-    def pause_for_cell(self) -> None:
-        """Any cell is about to run (measured or not): an idle measurement in flight would see its load."""
-        self.idle_power_w()
-        if self._idle is not None and self._idle.running:
-            self.cancel_idle_baseline()
-
-    def after_cell(self) -> None:
-        """Retry the idle baseline if a cell interrupted it."""
-        if self._idle_power_w is None and self._idle is None and self.idle_duration_s > 0 and not self._closed:
-            self.start_idle_baseline()
+        """Make sure discovery is done and the idle gap is closed before a measurement starts."""
+        if self._warmup is not None and self._warmup.is_alive() and self._warmup is not threading.current_thread():
+            self._warmup.join()
+        self.gap_closes()
 
     def sampler(self, rate_hz: float | None = None):
         from .sampler import Sampler
@@ -125,10 +149,10 @@ class Engine:
     def close(self) -> None:
         """Stop background work and release sensors. Idempotent."""
         self._closed = True
-        self.cancel_idle_baseline()
         if self._warmup is not None:
             self._warmup.join(timeout=5.0)
-            self.cancel_idle_baseline()  # the warm-up may have started one just before it saw _closed
+        with self._idle_lock:
+            self._meter = None
         if self._discovery is not None:
             for s in self._discovery.sensors:
                 try:

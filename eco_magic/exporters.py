@@ -197,6 +197,11 @@ def _place(code: str, name: str) -> dict[str, Any]:
         if ":" not in code and name:
             out["region"] = name.split(",")[0].strip().lower()  # CodeCarbon writes e.g. "california"
         grid = "US"
+    sub = _subnational_table().get(grid)
+    if sub is not None:  # a Canadian or Chinese province or a Nordic bidding zone: its country, CodeCarbon's name
+        if ":" not in code:
+            out["region"] = sub[1]  # "quebec", "SE3", "beijing"
+        grid = sub[0]
     if grid in countries:
         out["country_iso_code"], out["country_name"] = countries[grid]
     return out
@@ -207,6 +212,12 @@ def _country_table() -> dict[str, tuple[str, str]]:
     """ISO-2 → (ISO-3, name) from the packaged carbon-intensity table (the world row left out)."""
     rows = _read_data_csv("carbon_intensity_countries.csv")
     return {r["iso2"]: (r["iso3"], r["name"]) for r in rows if r.get("iso3") and r["iso2"] != "WORLD"}
+
+
+@lru_cache(maxsize=1)
+def _subnational_table() -> dict[str, tuple[str, str]]:
+    """Sub-national grid code → (country ISO-2, CodeCarbon's region name), e.g. ``CA-QC`` → ``("CA", "quebec")``."""
+    return {r["code"]: (r["country"], r["codecarbon_key"]) for r in _read_data_csv("carbon_intensity_subnational.csv")}
 
 
 @lru_cache(maxsize=1)

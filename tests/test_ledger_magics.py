@@ -1,4 +1,4 @@
-"""%ecoledger through a real IPython shell, and the pure comparison behind it (display/compare.py)."""
+"""%ecoledger through a real IPython shell: the table, compare (see also test_comparison.py), export, clear."""
 from __future__ import annotations
 
 import csv
@@ -10,7 +10,6 @@ from IPython.utils.capture import capture_output
 
 import eco_magic
 from eco_magic import ledger_magics
-from eco_magic.display import compare
 from eco_magic.session_ledger import Ledger
 from helpers import make_result
 
@@ -112,84 +111,63 @@ def test_hostile_label_is_escaped_in_table_and_comparison_html(lm):
 
 
 # --- compare ------------------------------------------------------------------------------------------------------
-def test_compare_deltas_are_hand_checked():
-    recs = [{"label": "fp32", "energy_j": 100.0}, {"label": "int8", "energy_j": 62.0},
-            {"label": "fp32", "energy_j": 100.0}, {"label": "int4", "energy_j": 40.0},
-            {"label": "int4", "energy_j": 60.0}]
-    rows = compare.compare_table(recs, "label", "energy")
-    assert [(r.group, r.n, r.value) for r in rows] == [("fp32", 2, 100.0), ("int8", 1, 62.0), ("int4", 2, 50.0)]
-    assert [r.is_baseline for r in rows] == [True, False, False]
-    assert rows[1].delta_pct == pytest.approx(-38.0) and rows[2].delta_pct == pytest.approx(-50.0)
-    assert compare.delta_text(rows[1].delta_pct) == "−38 %"
-    against_int8 = compare.compare_table(recs, "label", "energy", baseline="INT8")  # case-insensitive
-    assert against_int8[0].delta_pct == pytest.approx(100 * (100 - 62) / 62)
-    assert compare.delta_text(against_int8[0].delta_pct) == "+61 %"
-
-
-def test_delta_text_forms():
-    assert [compare.delta_text(x) for x in (None, 0.0, 0.01, -4.25, 12.4, -9.96)] == \
-        ["n/a", "0 %", "0 %", "−4.2 %", "+12 %", "−10 %"]
-
-
-def test_missing_ess_is_a_gap_not_zero():
-    recs = [{"label": "fp32", "ess": None}, {"label": "int8", "ess": 4.0}, {"label": "int8", "ess": None},
-            {"label": "int4", "ess": 8.0}]
-    rows = compare.compare_table(recs, "label", "ess")
-    assert rows[0].value is None and rows[0].delta_pct is None        # n/a, never 0
-    assert (rows[1].n, rows[1].n_valid, rows[1].value) == (2, 1, 4.0)  # the n/a row is not averaged in as 0
-    assert rows[1].is_baseline                                        # first group with a value
-    assert rows[2].delta_pct == pytest.approx(100.0)
-    c = compare.Comparison(tuple(rows), "label", "ess", len(recs))
-    fig = compare.draw_chart(c)
-    assert len(fig.axes[0].patches) == 2                              # bars only for groups with a value
-    assert "n/a" in [t.get_text() for t in fig.axes[0].texts]
-    text = compare.compare_text(c)
-    assert "fp32" in text and "n/a" in text and "higher is better" in text
-
-
-def test_compare_errors_are_value_errors():
-    recs = [{"label": "a", "energy_j": 1.0}]
-    with pytest.raises(ValueError, match="no group 'zz'"):
-        compare.compare_table(recs, "label", "energy", baseline="zz")
-    with pytest.raises(ValueError, match="no cell has a value for 'lable'"):
-        compare.compare_table(recs, "lable", "energy")
-    with pytest.raises(ValueError, match="unknown metric"):
-        compare.compare_table(recs, "label", "joules")
-    assert compare.compare_table([], "label", "energy") == []
-
-
-def test_compare_magic_shows_chart_table_and_deltas(lm):
-    add(make_result("fp32", 100.0), make_result("int8", 62.0), make_result("fp32", 100.0))
+def test_compare_magic_shows_svg_chart_table_and_verdicts(lm):
+    add(*(make_result("fp32", e) for e in (100.0, 101.0, 99.0)), *(make_result("int8", e) for e in (62.0, 61.0, 63.0)),
+        make_result("int4", 40.0))
     cap = run(lm, "compare --by label --metric energy")
-    (b,) = bundles(cap, "image/png")
-    assert b["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
-    assert "<img class='eco-compare'" in b["text/html"] and "base64," in b["text/html"]
-    assert "−38 %" in b["text/plain"] and "−38 %" in b["text/html"]
-    assert "baseline" in b["text/plain"] and cap.stdout == ""
+    (b,) = bundles(cap, "text/html")
+    text, html = b["text/plain"], b["text/html"]
+    assert "image/png" not in b and "<svg class='eco-chart'" in html and "<img" not in html
+    assert "int8 uses 38 % less energy than fp32 (95 % CI −" in text and "3 runs each" in text
+    assert "int4: too few runs to compare with fp32 (1 run and 3 runs)" in text
+    assert "int8 uses 38 % less energy than fp32" in html and "data-verdict='lower'" in html
+    assert "baseline" in text and cap.stdout == ""
+    # theme-aware: JupyterLab variables with light fallbacks, the header not a fixed grey
+    assert "var(--jp-ui-font-color0, #1f2328)" in html and "color:var(--jp-ui-font-color2, #57606a)" in html
+    assert "color:#57606a" not in html
 
 
 def test_compare_by_another_field_and_baseline_over_all_sessions(lm):
     other_session().append(make_result("a", 200.0, precision="fp32"))
-    add(make_result("b", 50.0, precision="int8"))
-    text = bundles(run(lm, "compare --by precision --baseline int8 --all"))[0]["text/plain"]
-    assert "+300 %" in text and "Δ vs int8" in text
+    other_session().append(make_result("a", 202.0, precision="fp32"))
+    add(make_result("b", 50.0, precision="int8"), make_result("b", 50.5, precision="int8"))
+    text = bundles(run(lm, "compare --by precision --baseline int8 --all --static"))[0]["text/plain"]
+    assert "fp32 uses 4.00× the energy of int8 (95 % CI" in text and "ratio to int8" in text
     with pytest.raises(UsageError, match="no group 'fp32'"):
         run(lm, "compare --by precision --baseline fp32")  # this session has int8 only
+
+
+def test_compare_quality_and_other_metrics_through_the_magic(lm):
+    for e, acc in ((10.0, 0.90), (10.2, 0.90), (4.0, 0.88), (4.1, 0.88)):
+        add(make_result("fp32" if e > 5 else "int8", e, duration_s=e / 5, recorded=(("acc", acc),)))
+    b = bundles(run(lm, "compare --metric duration --baseline fp32 --quality acc"), "text/html")[0]
+    assert "int8 keeps 97.8 % of fp32's acc" in b["text/plain"] and "on the Pareto front" in b["text/plain"]
+    assert "class='eco-pareto'" in b["text/html"] and "Duration by label" in b["text/plain"]
+    with pytest.raises(UsageError, match="no cell recorded a number for 'loss'"):
+        run(lm, "compare --quality loss")
+    with pytest.raises(UsageError, match="--confidence takes a fraction"):
+        run(lm, "compare --confidence high")
+    text = bundles(run(lm, "compare --confidence 0.9"))[0]["text/plain"]
+    assert "90 % CI" in text
 
 
 def test_compare_on_empty_ledger_gives_the_hint(lm):
     assert "no measured cells yet" in bundles(run(lm, "compare"))[0]["text/plain"]
 
 
-def test_ledger_compare_method_matches_records_path(tmp_path):
+def test_ledger_compare_method_returns_the_dataframe_for_this_session_or_all(tmp_path):
     led = Ledger(tmp_path / "l.sqlite", session_id="s")
-    for label, e in (("x", 10.0), ("y", 5.0), ("x", 30.0)):
+    for label, e in (("x", 10.0), ("y", 5.0), ("x", 30.0), ("y", 5.5)):
         led.append(make_result(label, e))
     for all_sessions in (False, True):
-        c = led.compare(metric="co2", all_sessions=all_sessions)
-        assert [r.group for r in c.rows] == ["x", "y"]
-        assert c.rows[0].value == pytest.approx((make_result("x", 10.0).co2_g + make_result("x", 30.0).co2_g) / 2)
-        assert c.baseline == "x" and c.rows[1].delta_pct == pytest.approx(-75.0)
+        df = led.compare(metric="co2", all_sessions=all_sessions)
+        assert list(df["group"]) == ["x", "y"] and list(df["n"]) == [2, 2]
+        assert df.loc[0, "mean"] == pytest.approx((make_result("x", 10.0).co2_g + make_result("x", 30.0).co2_g) / 2)
+        assert df.attrs["baseline"] == "x" and df.attrs["unit"] == "g"
+        assert df.loc[1, "ratio"] == pytest.approx(5.25 / 20)
+        assert list(df["verdict"]) == ["baseline", "no detectable difference"]  # x's two runs are 10 and 30
+    df = led.compare(metric="energy", by="label", baseline="y")
+    assert list(df["verdict"]) == ["no detectable difference", "baseline"]
 
 
 # --- cheap ledger reads added for these views ---------------------------------------------------------------------

@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from eco_magic import models
-from eco_magic.models import QF, ModelInfo, describe, find_in_namespace, from_user_args, normalise_precision
+from eco_magic.frameworks.base import build_info
+from eco_magic.models import QF, describe, find_in_namespace, from_user_args, normalise_precision
 
 
 # --- precision names and the user path ------------------------------------------------------------------------
@@ -59,13 +59,13 @@ def test_from_user_args_rejects_unknown_precision():
 
 
 def test_mixed_precision_summary_rule():
-    info = models._build({"int8": 98, "fp32": 2}, "test", None)
+    info = build_info({"int8": 98, "fp32": 2}, "test", None)
     assert info.precision == "mixed"
     assert info.effective_params_m == pytest.approx((98 * 0.25 + 2) / 1e6)
     assert info.qf == pytest.approx((98 * 0.25 + 2) / 100)
     assert list(info.precision_mix) == ["int8", "fp32"]
-    assert models._build({"int8": 990, "fp32": 10}, "test", None).precision == "int8"
-    assert models._build({}, "test", None) is None
+    assert build_info({"int8": 990, "fp32": 10}, "test", None).precision == "int8"
+    assert build_info({}, "test", None) is None
 
 
 # --- torch ----------------------------------------------------------------------------------------------------
@@ -402,9 +402,7 @@ def test_import_pulls_in_no_ml_library():
 
 
 def test_same_width_precisions_share_the_label():
-    from eco_magic.models import _build
-
-    info = _build({"int8": 600, "uint8": 400}, "test", None)
+    info = build_info({"int8": 600, "uint8": 400}, "test", None)
     assert info.precision == "int8" and info.qf == 0.25
-    assert _build({"int8": 500, "fp32": 500}, "test", None).precision == "mixed"
-    assert _build({"bf16": 990, "fp16": 10}, "test", None).precision == "bf16"
+    assert build_info({"int8": 500, "fp32": 500}, "test", None).precision == "mixed"
+    assert build_info({"bf16": 990, "fp16": 10}, "test", None).precision == "bf16"

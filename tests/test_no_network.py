@@ -104,8 +104,8 @@ def test_load_and_default_cells_open_no_connection(shell, tmp_path, attempts):
 
 
 def test_a_token_in_the_environment_never_reaches_ledger_outputs_or_exports(ip, tmp_path, monkeypatch):
-    for name in ("ELECTRICITYMAPS_API_TOKEN", "ELECTRICITY_MAPS_TOKEN", "CO2SIGNAL_API_TOKEN",
-                 "WATTTIME_PASSWORD", "ECO_MAGIC_TOKEN"):
+    for name in ("ELECTRICITYMAPS_TOKEN", "ELECTRICITYMAPS_API_TOKEN", "ELECTRICITY_MAPS_TOKEN",
+                 "CO2SIGNAL_API_TOKEN", "WATTTIME_USERNAME", "WATTTIME_PASSWORD", "WATTTIME_TOKEN", "ECO_MAGIC_TOKEN"):
         monkeypatch.setenv(name, TOKEN)
     monkeypatch.setenv("ECO_MAGIC_REGION", "DE")
     with capture_output() as cap:
@@ -131,4 +131,65 @@ def test_a_token_in_the_environment_never_reaches_ledger_outputs_or_exports(ip, 
             texts.append(path.read_bytes().decode("utf-8", "replace"))
     assert any("tokened" in t for t in texts)              # the search does look where the rows are
     leaks = [t[:200] for t in texts if TOKEN in t]
+    assert leaks == []
+
+
+def test_live_carbon_is_off_by_default_and_opens_nothing(attempts, tmp_path, monkeypatch):
+    """The live path does nothing unless a provider is named; without credentials it does not connect either."""
+    import datetime as dt
+
+    from eco_magic import live_carbon, regions
+
+    for name in ("ELECTRICITYMAPS_TOKEN", "ELECTRICITYMAPS_API_TOKEN", "WATTTIME_USERNAME", "WATTTIME_USER",
+                 "WATTTIME_PASSWORD", "WATTTIME_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    fr = regions.lookup("FR")
+    for off in (None, "", "off"):
+        assert live_carbon.for_cell(fr, 1.7e9, 2.0, off) is None
+    now = dt.datetime.now(dt.timezone.utc)
+    cfg = live_carbon.LiveConfig(cache_dir=tmp_path / "cache")
+    for provider in ("electricitymaps", "watttime"):
+        live = live_carbon.intensity_for(fr, now, now, provider, config=cfg, zone="FR")
+        assert not live.ok and "annual figure" in live.notes[-1]
+    assert attempts == []
+    assert not (tmp_path / "cache").exists()
+
+
+def test_live_carbon_credentials_are_never_written(tmp_path):
+    """Tokens and passwords go to their provider only: not into the cache, the result, its card or its notes."""
+    import datetime as dt
+    import json
+
+    from eco_magic import live_carbon, regions
+    from eco_magic.assemble import Settings, build_result
+    from eco_magic.live_carbon import watttime
+    from fake_providers import FakeProviders, Route, em_history, wt_series
+    from helpers import make_measurement
+
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    hour = now.replace(minute=0, second=0)
+    with FakeProviders() as fake:
+        fake.routes["/em/v3/carbon-intensity/history"] = lambda q: Route(em_history(q["zone"], hour, [80.0] * 24))
+        fake.routes["/wt/v3/historical"] = Route(wt_series(now - dt.timedelta(minutes=10), [500.0] * 4))
+        fake.routes["/wt/v3/forecast"] = Route(wt_series(now, [450.0] * 24))
+        env = fake.env(ECO_MAGIC_LIVE_CARBON_ZONE="")
+        secrets = [FakeProviders.EM_TOKEN, FakeProviders.WT_PASSWORD, FakeProviders.WT_TOKEN]
+        texts = []
+        for provider, zone in (("electricitymaps", None), ("watttime", "CAISO_NORTH")):
+            m = make_measurement(started_at=(now - dt.timedelta(minutes=5)).timestamp(), duration_s=60.0)
+            live = live_carbon.for_cell(regions.lookup("FR"), m.started_at, m.duration_s, provider, env,
+                                        config=live_carbon.LiveConfig(cache_dir=tmp_path / "cache", zone=zone))
+            assert live.ok, live.notes
+            r = build_result(m, regions.lookup("FR"), Settings(), live=live)
+            texts += [repr(live), repr(r), json.dumps(r.to_dict()), r._repr_mimebundle_()["text/html"], str(r)]
+        failing = live_carbon.intensity_for(regions.lookup("FR"), now, now, "watttime",
+                                            {**env, "WATTTIME_PASSWORD": "wrong-" + FakeProviders.WT_PASSWORD},
+                                            zone="CAISO_NORTH", config=live_carbon.LiveConfig(cache_dir=tmp_path))
+        texts.append(repr(failing))
+        watttime.forget_tokens()
+    files = list((tmp_path / "cache").rglob("*"))
+    assert files and all(f.stat().st_size > 0 for f in files if f.is_file())
+    texts += [f.read_text(encoding="utf-8", errors="replace") for f in files if f.is_file()]
+    basic = __import__("base64").b64encode(f"{FakeProviders.WT_USER}:{FakeProviders.WT_PASSWORD}".encode()).decode()
+    leaks = [t[:200] for t in texts for secret in (*secrets, basic) if secret in t]
     assert leaks == []

@@ -35,7 +35,7 @@ def test_at_least_200_countries_and_world_is_not_one_of_them():
 
 def test_every_region_has_positive_numbers_a_year_and_sources():
     rows = all_regions()
-    assert len(rows) > 200 + 51 + 40
+    assert len(rows) > 200 + 51 + 55 + 40
     for r in rows:
         assert r.carbon_intensity_g_per_kwh > 0, r.code
         assert 2000 <= r.ci_year <= 2030, r.code
@@ -43,7 +43,10 @@ def test_every_region_has_positive_numbers_a_year_and_sources():
         assert r.water_intensity_l_per_kwh > 0, r.code
         assert r.wue_site_l_per_kwh >= 0, r.code  # Li et al. list 0.00 on-site for India
         assert r.ewif_l_per_kwh > 0, r.code
-        assert "water:" in r.water_source and "WUE/EWIF:" in r.water_source, r.code
+        assert "ML-EcoLyzer" in r.water_source and "Li et al" not in r.water_source, r.code  # one model each
+        assert "Li et al" in r.li_source and "ML-EcoLyzer" not in r.li_source, r.code
+        assert r.li_pue is not None and 1.0 <= r.li_pue <= 1.5, r.code
+        assert r.kind in regions.KINDS, r.code
         assert r.resolved_by == "argument"
 
 
@@ -75,7 +78,7 @@ def test_us_states_are_converted_from_lb_per_mwh():
     assert len(states) == 51
     ca = lookup("US-CA")
     assert ca.name == "California, United States"
-    assert ca.carbon_intensity_g_per_kwh == pytest.approx(394.769 * 0.45359237, abs=0.01)
+    assert ca.carbon_intensity_g_per_kwh == 394.769 * 0.45359237  # full precision: CodeCarbon's figure exactly
     # coal-heavy West Virginia far above hydro-heavy Vermont: a swapped or unconverted column would fail
     assert lookup("US-WV").carbon_intensity_g_per_kwh > 5 * lookup("US-VT").carbon_intensity_g_per_kwh
 
@@ -238,13 +241,17 @@ def test_paper_water_values_and_fallbacks():
 def test_li_water_values_and_fallbacks():
     va = lookup("US-VA")
     assert (va.wue_site_l_per_kwh, va.ewif_l_per_kwh) == (0.14, 2.385)
-    assert "third-party" in va.water_source
+    assert "third-party" in va.li_source and va.li_pue == 1.14
     us = lookup("US")
-    assert (us.wue_site_l_per_kwh, us.ewif_l_per_kwh) == (0.55, 3.142)
+    assert (us.wue_site_l_per_kwh, us.ewif_l_per_kwh, us.li_pue) == (0.55, 3.142, 1.17)
     aws = lookup("aws:us-east-1")  # falls back to the Virginia grid row
-    assert (aws.wue_site_l_per_kwh, aws.ewif_l_per_kwh) == (0.14, 2.385)
-    fr = lookup("FR")
-    assert "global default" in fr.water_source.split("WUE/EWIF:")[1]
+    assert (aws.wue_site_l_per_kwh, aws.ewif_l_per_kwh, aws.li_pue) == (0.14, 2.385, 1.14)
+    assert "value for US-VA" in aws.li_source
+    wa = lookup("US-WA")  # a U.S. state without a row: the U.S. average, which is a U.S. figure
+    assert "value for US (none for US-WA)" in wa.li_source and "outside the U.S." not in wa.li_source
+    fr = lookup("FR")  # outside the U.S. the U.S. average stands in, and says so
+    assert (fr.wue_site_l_per_kwh, fr.ewif_l_per_kwh) == (0.55, 3.142)
+    assert "U.S. figures used outside the U.S." in fr.li_source and "FR" in fr.li_source
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,9 +264,10 @@ def test_extremes_are_sane():
     values = [r.carbon_intensity_g_per_kwh for r in regions.all_countries()]
     assert min(values) <= low.carbon_intensity_g_per_kwh
     assert high.carbon_intensity_g_per_kwh <= max(values)
+    plausible = [r.carbon_intensity_g_per_kwh for r in regions.all_countries() if not r.ci_flag]
     low0, high0 = regions.extremes(0)
-    assert low0.carbon_intensity_g_per_kwh == min(values)
-    assert high0.carbon_intensity_g_per_kwh == max(values)
+    assert low0.carbon_intensity_g_per_kwh == min(plausible)
+    assert high0.carbon_intensity_g_per_kwh == max(plausible)
     assert low.code != "WORLD" and high.code != "WORLD"
 
 
@@ -286,6 +294,37 @@ def test_timezone_guess(zone, code, no_system_tz):
     assert r.resolved_by.startswith("timezone guess (")
 
 
+@pytest.mark.parametrize("zone, code, note", [
+    ("America/Toronto", "CA-ON", "the zone also covers most of Quebec: --region CA-QC there"),
+    ("Canada/Eastern", "CA-ON", "most of Quebec"),
+    ("America/Montreal", "CA-QC", None), ("America/Vancouver", "CA-BC", None), ("America/Regina", "CA-SK", None),
+    ("America/Halifax", "CA-NS", "Prince Edward Island"), ("America/Edmonton", "CA-AB", "BC, NT and SK"),
+    ("America/St_Johns", "CA-NL", None), ("America/Whitehorse", "CA-YT", None),
+    ("America/Phoenix", "US-AZ", None), ("Pacific/Honolulu", "US-HI", None), ("US/Alaska", "US-AK", None),
+    ("America/Indiana/Indianapolis", "US-IN", None), ("America/Detroit", "US-MI", None),
+    ("Asia/Urumqi", "CN-XJ", None), ("Asia/Harbin", "CN-HL", None),
+    ("America/New_York", "US", "the zone spans several US states"),
+    ("America/Los_Angeles", "US", "the zone spans several US states"),
+    ("Europe/Stockholm", "SE", "bidding zones SE1-SE4"), ("Europe/Oslo", "NO", "bidding zones NO1-NO5"),
+    ("Asia/Shanghai", "CN", "every Chinese province"), ("Europe/Paris", "FR", None), ("Europe/Helsinki", "FI", None),
+])
+def test_timezone_guess_reaches_provinces_where_the_zone_says_so(zone, code, note, no_system_tz):
+    r = resolve(env={}, timezone=zone)
+    assert r.code == code
+    if note is None:
+        assert r.resolved_by == f"timezone guess ({zone})"
+    else:
+        assert r.resolved_by.startswith(f"timezone guess ({zone}; ") and note in r.resolved_by
+
+
+def test_every_timezone_subdivision_is_a_grid_of_its_country():
+    for row in regions._read_csv("timezones.csv"):
+        if row["subdivision"]:
+            region = lookup(row["subdivision"])
+            assert region.code == row["subdivision"] and region.parent == row["iso2"], row
+            assert region.kind in ("us_state", "ca_province", "cn_province"), row
+
+
 def test_timezone_guess_names_the_zone(no_system_tz):
     assert resolve(env={}, timezone="Europe/Paris").resolved_by == "timezone guess (Europe/Paris)"
 
@@ -298,10 +337,11 @@ def test_timezone_without_country_gives_world(zone, no_system_tz):
     assert zone.lstrip(":") in r.resolved_by
 
 
-def test_timezone_country_without_carbon_data_gives_world(no_system_tz):
+def test_timezone_country_without_carbon_data_gives_its_world_average_fallback(no_system_tz):
     r = resolve(env={}, timezone="Africa/Bangui")  # Central African Republic: no usable OWID value
-    assert r.code == "WORLD"
-    assert "CF" in r.resolved_by
+    assert r.code == "CF" and r.resolved_by == "timezone guess (Africa/Bangui)"
+    assert r.carbon_intensity_g_per_kwh == regions.world().carbon_intensity_g_per_kwh
+    assert "world" in r.ci_source.lower() and r.ci_flag
 
 
 def test_no_information_at_all_gives_world(no_system_tz):

@@ -240,7 +240,7 @@ def test_a_failure_inside_eco_magic_never_changes_the_cells_outcome(ip, monkeypa
         raise RuntimeError(f"simulated bug in {where}")
 
     if where == "accounting":
-        monkeypatch.setattr("eco_magic.magic.build_result", broken)
+        monkeypatch.setattr("eco_magic.assemble.build_result", broken)
     else:
         monkeypatch.setattr("eco_magic.display.html.render_html", broken)
     body = "x = 5\n1/0" if cell_raises else "x = 5\nx * 2"
@@ -343,13 +343,16 @@ def test_reload_and_unload_leave_no_thread_hook_or_magic(shell, tmp_path):
         shell.run_cell("a = 1", store_history=True)           # measured by the hooks
     hooks = eco_callbacks(shell)
     assert {cb.__self__ for cb in hooks} == {first}
-    assert {cb.__name__ for cb in hooks} >= {"_auto_pre", "_auto_post"}
+    assert first._auto is not None and [r.label for r in eco_magic.ledger()][-1].startswith("cell ")
     shell.run_line_magic("reload_ext", "eco_magic")
     second = magic._LOADED[id(shell)]
     assert len(magic._LOADED) == 1 and second is not first
     after = eco_callbacks(shell)
     assert {cb.__self__ for cb in after} <= {second}           # nothing of the old instance is called any more
-    assert not {cb.__name__ for cb in after} & {"_auto_pre", "_auto_post"}   # auto mode went with it
+    assert second._auto is None and first._auto is None       # auto mode went with it
+    assert first._transformer not in shell.input_transformers_post
+    assert [t for t in shell.input_transformers_post if type(t).__module__.startswith("eco_magic")] == [
+        second._transformer]
     with capture_output():
         res = shell.run_cell("%%ecolyze -l after-reload\n2 * 3")
     assert res.success and res.result == 6
@@ -361,22 +364,26 @@ def test_reload_and_unload_leave_no_thread_hook_or_magic(shell, tmp_path):
         assert name not in mm.magics["line"] and name not in mm.magics["cell"], name
     assert not any(type(m).__module__.startswith("eco_magic") for m in mm.registry.values())
     assert not magic._LOADED
+    assert not [t for t in shell.input_transformers_post if type(t).__module__.startswith("eco_magic")]
     with capture_output():
         res = shell.run_cell("%%ecolyze\npass")
     assert not res.success                                     # the magic is really gone: UsageError
 
 
-def test_unload_while_the_idle_baseline_runs_stops_it(shell, tmp_path):
+def test_unload_right_after_load_leaves_no_thread(shell, tmp_path):
     reload_with(shell, tmp_path)
     shell.run_line_magic("unload_ext", "eco_magic")
     shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 30")
     shell.run_line_magic("load_ext", "eco_magic")
     try:
-        wait_until(lambda: "eco_magic-idle" in eco_threads())   # warm-up has started the 30 s baseline
+        from eco_magic import magic
+
+        engine = magic._LOADED[id(shell)].engine
     finally:
         shell.run_line_magic("unload_ext", "eco_magic")
         shell.run_line_magic("config", "EcoMagics.idle_baseline_s = 0")
     assert [t for t in eco_threads() if t != "eco_magic-plotwarm"] == []
+    assert engine._meter is None and engine.idle_power_w() is None
 
 
 def stale_instances(shell) -> list:
@@ -427,19 +434,15 @@ def test_config_given_before_loading_is_used(shell, tmp_path):
         shell.config.EcoMagics.pop("cpu_tdp_w", None)
 
 
-def test_unload_during_warm_up_leaves_no_idle_thread(monkeypatch):
-    from eco_magic import sampler as sampler_mod
-
+def test_unload_during_warm_up_leaves_no_idle_meter():
     entered, release = threading.Event(), threading.Event()
-    real_init = sampler_mod.IdleBaseline.__init__
 
-    def slow_init(self, *args, **kwargs):  # the warm-up is between its "closed?" check and starting the thread
+    def slow_discovery(**kw):  # the warm-up is still discovering when the extension is unloaded
         entered.set()
         release.wait(WAIT_S)
-        real_init(self, *args, **kwargs)
+        return Discovery(sensors=[ScriptedSensor()])
 
-    monkeypatch.setattr(sampler_mod.IdleBaseline, "__init__", slow_init)
-    eng = engine_mod.Engine(idle_duration_s=30.0, discover=lambda **kw: Discovery(sensors=[ScriptedSensor()]))
+    eng = engine_mod.Engine(idle_duration_s=30.0, discover=slow_discovery)
     eng.warm_up()
     assert entered.wait(WAIT_S)
     closer = threading.Thread(target=eng.close, name="test-closer")
@@ -447,10 +450,9 @@ def test_unload_during_warm_up_leaves_no_idle_thread(monkeypatch):
     wait_until(lambda: eng._closed)
     release.set()
     closer.join(WAIT_S)
-    try:
-        assert "eco_magic-idle" not in eco_threads()
-    finally:
-        eng.cancel_idle_baseline()
+    eng._warmup.join(WAIT_S)
+    assert "eco_magic-warmup" not in eco_threads()
+    assert eng._meter is None and eng.idle_power_w() is None
 
 
 # ------------------------------------------------------------------------------------------------ endurance

@@ -7,27 +7,37 @@ committed. It needs only the standard library.
 Inputs
 ------
 * The CodeCarbon wheel (MIT licence), which bundles Our World in Data's country carbon intensities,
-  EPA eGRID state emission rates and Google Cloud's per-region grid intensities::
+  EPA eGRID state emission rates, Google Cloud's per-region grid intensities and the sub-national figures
+  (Canadian provinces, Nordic bidding zones, Chinese provinces)::
 
       pip download --no-deps codecarbon==3.3.2 -d /tmp/cc
 
-  Files read from it (inside the zip, nothing is unpacked):
-  ``codecarbon/data/private_infra/global_energy_mix.json`` (OWID; lifecycle gCO2e/kWh),
-  ``codecarbon/data/private_infra/2023/usa_emissions.json`` (eGRID2023; lb CO2e/MWh),
-  ``codecarbon/data/cloud/impact.csv`` (Google Cloud 2023 grid gCO2e/kWh).
+  Files read from it (inside the zip, nothing is unpacked), all under ``codecarbon/data/``:
+  ``private_infra/global_energy_mix.json`` (OWID; lifecycle gCO2e/kWh and the generation mix),
+  ``private_infra/2023/usa_emissions.json`` (eGRID2023; lb CO2e/MWh),
+  ``private_infra/2023/canada_energy_mix.json`` (Canada Energy Regulator; % of generation by fuel),
+  ``private_infra/nordic_emissions.json`` (ENTSO-E per bidding zone; gCO2eq/kWh),
+  ``private_infra/2023/china_provincial_emissions.json`` (MEE/NBS 2023; gCO2/kWh),
+  ``private_infra/carbon_intensity_per_source.json`` (per-fuel factors; used for the plausibility check),
+  ``cloud/impact.csv`` (Google Cloud 2023 grid gCO2e/kWh).
 * The IANA time zone database as installed by the OS (public domain): ``zone.tab`` maps each canonical
   zone to one ISO 3166 country; ``tzdata.zi`` supplies the backward-compatible link names
   (``US/Pacific``, ``Asia/Calcutta``, ...).
-* Hand-written tables below: ISO3 -> ISO2 codes and name aliases, US state names, AWS and Azure region
-  locations, the ML-EcoLyzer water-intensity table and the Li et al. WUE/EWIF rows, the PUE tiers.
+* Hand-written tables in ``tools/region_sources.py``: ISO3 -> ISO2 codes and name aliases, US state and
+  province names, AWS/Azure/GCP region locations and the grid each sits on, the ML-EcoLyzer water-intensity
+  table and the Li et al. WUE/EWIF rows, the PUE tiers, the time zones that name a sub-national grid.
   Every hand-written number carries its source next to it.
+
+Figures CodeCarbon computes (US states from lb/MWh, Canadian provinces from the fuel mix) are written with full
+float precision, computed exactly as CodeCarbon 3.3.2 computes them, so that they reproduce its numbers exactly.
 
 Usage::
 
     python tools/build_region_tables.py --codecarbon-wheel /tmp/cc/codecarbon-3.3.2-py3-none-any.whl
     python tools/build_region_tables.py --codecarbon-wheel WHEEL --zoneinfo /usr/share/zoneinfo --out DIR
 
-Then run ``pytest tests/test_regions.py`` and update ``eco_magic/data/README.md`` if a source changed.
+Then run ``pytest tests/test_regions.py tests/test_region_tables.py`` and update ``eco_magic/data/README.md``
+if a source changed.
 """
 from __future__ import annotations
 
@@ -38,6 +48,16 @@ import json
 import sys
 import zipfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from region_sources import (  # noqa: E402  (the hand-written tables live beside this script)
+    ALIASES, AWS_REGIONS, AZURE_REGIONS, CA_PROVINCES, CANADA_FOSSIL_KG_PER_KWH, CANADA_SOURCE, CHINA_SOURCE,
+    GCP_GRID, GCP_REGION_FIXES, IMPLAUSIBLE_MARGIN, ISO3_TO_ISO2, LI_TABLE1, LI_TABLE_SOURCE, LI_US_AVERAGE,
+    MIX_BOUND_FACTORS_G_PER_KWH, ML_ECOLYZER_WATER, MLECO, NORDIC_CODECARBON_KEY, NORDIC_FI_SOURCE,
+    NORDIC_SOURCE, NORDIC_ZONES, NORDIC_ZONES_WITHOUT_FIGURE, PUE_BY_PROVIDER, PUE_TIERS, SPANNED, STATE_ALIASES,
+    US_STATES, WATER_GLOBAL_DEFAULT, ZONE_SUBDIVISIONS, cloud_water,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "eco_magic" / "data"
@@ -54,247 +74,27 @@ GCP_SOURCE = (
     "Google Cloud region grid intensity 2023, location-based operational emissions, NOT lifecycle; "
     "via CodeCarbon 3.3.2"
 )
-
-# ---------------------------------------------------------------------------------------------------
-# ISO 3166 codes for the 213 OWID entries (ISO3 as OWID keys them -> ISO2), written by hand.
-ISO3_TO_ISO2 = {
-    "ABW": "AW", "AFG": "AF", "AGO": "AO", "ALB": "AL", "ARE": "AE", "ARG": "AR", "ARM": "AM", "ASM": "AS",
-    "ATG": "AG", "AUS": "AU", "AUT": "AT", "AZE": "AZ", "BDI": "BI", "BEL": "BE", "BEN": "BJ", "BFA": "BF",
-    "BGD": "BD", "BGR": "BG", "BHR": "BH", "BHS": "BS", "BIH": "BA", "BLR": "BY", "BLZ": "BZ", "BMU": "BM",
-    "BOL": "BO", "BRA": "BR", "BRB": "BB", "BRN": "BN", "BTN": "BT", "BWA": "BW", "CAF": "CF", "CAN": "CA",
-    "CHE": "CH", "CHL": "CL", "CHN": "CN", "CIV": "CI", "CMR": "CM", "COD": "CD", "COG": "CG", "COK": "CK",
-    "COL": "CO", "COM": "KM", "CPV": "CV", "CRI": "CR", "CUB": "CU", "CYM": "KY", "CYP": "CY", "CZE": "CZ",
-    "DEU": "DE", "DJI": "DJ", "DMA": "DM", "DNK": "DK", "DOM": "DO", "DZA": "DZ", "ECU": "EC", "EGY": "EG",
-    "ERI": "ER", "ESH": "EH", "ESP": "ES", "EST": "EE", "ETH": "ET", "FIN": "FI", "FJI": "FJ", "FLK": "FK",
-    "FRA": "FR", "FRO": "FO", "GAB": "GA", "GBR": "GB", "GEO": "GE", "GHA": "GH", "GIB": "GI", "GIN": "GN",
-    "GLP": "GP", "GMB": "GM", "GNB": "GW", "GNQ": "GQ", "GRC": "GR", "GRD": "GD", "GRL": "GL", "GTM": "GT",
-    "GUF": "GF", "GUM": "GU", "GUY": "GY", "HKG": "HK", "HND": "HN", "HRV": "HR", "HTI": "HT", "HUN": "HU",
-    "IDN": "ID", "IND": "IN", "IRL": "IE", "IRN": "IR", "IRQ": "IQ", "ISL": "IS", "ISR": "IL", "ITA": "IT",
-    "JAM": "JM", "JOR": "JO", "JPN": "JP", "KAZ": "KZ", "KEN": "KE", "KGZ": "KG", "KHM": "KH", "KIR": "KI",
-    "KNA": "KN", "KOR": "KR", "KWT": "KW", "LAO": "LA", "LBN": "LB", "LBR": "LR", "LBY": "LY", "LCA": "LC",
-    "LKA": "LK", "LSO": "LS", "LTU": "LT", "LUX": "LU", "LVA": "LV", "MAC": "MO", "MAR": "MA", "MDA": "MD",
-    "MDG": "MG", "MDV": "MV", "MEX": "MX", "MKD": "MK", "MLI": "ML", "MLT": "MT", "MMR": "MM", "MNE": "ME",
-    "MNG": "MN", "MOZ": "MZ", "MRT": "MR", "MSR": "MS", "MTQ": "MQ", "MUS": "MU", "MWI": "MW", "MYS": "MY",
-    "NAM": "NA", "NCL": "NC", "NER": "NE", "NGA": "NG", "NIC": "NI", "NLD": "NL", "NOR": "NO", "NPL": "NP",
-    "NRU": "NR", "NZL": "NZ", "OMN": "OM", "PAK": "PK", "PAN": "PA", "PER": "PE", "PHL": "PH", "PNG": "PG",
-    "POL": "PL", "PRI": "PR", "PRK": "KP", "PRT": "PT", "PRY": "PY", "PSE": "PS", "PYF": "PF", "QAT": "QA",
-    "REU": "RE", "ROU": "RO", "RUS": "RU", "RWA": "RW", "SAU": "SA", "SDN": "SD", "SEN": "SN", "SGP": "SG",
-    "SHN": "SH", "SLB": "SB", "SLE": "SL", "SLV": "SV", "SOM": "SO", "SPM": "PM", "SRB": "RS", "SSD": "SS",
-    "STP": "ST", "SUR": "SR", "SVK": "SK", "SVN": "SI", "SWE": "SE", "SWZ": "SZ", "SYC": "SC", "SYR": "SY",
-    "TCA": "TC", "TCD": "TD", "TGO": "TG", "THA": "TH", "TJK": "TJ", "TKM": "TM", "TLS": "TL", "TON": "TO",
-    "TTO": "TT", "TUN": "TN", "TUR": "TR", "TWN": "TW", "TZA": "TZ", "UGA": "UG", "UKR": "UA", "URY": "UY",
-    "USA": "US", "UZB": "UZ", "VCT": "VC", "VEN": "VE", "VGB": "VG", "VIR": "VI", "VNM": "VN", "VUT": "VU",
-    "WSM": "WS", "YEM": "YE", "ZAF": "ZA", "ZMB": "ZM", "ZWE": "ZW",
+CODECARBON_FILES = {
+    "mix": "private_infra/global_energy_mix.json",
+    "usa": "private_infra/2023/usa_emissions.json",
+    "canada": "private_infra/2023/canada_energy_mix.json",
+    "nordic": "private_infra/nordic_emissions.json",
+    "china": "private_infra/2023/china_provincial_emissions.json",
+    "per_source": "private_infra/carbon_intensity_per_source.json",
+    "impact": "cloud/impact.csv",
 }
-
-# Other names people type (official names, former names, endonyms, common abbreviations), by ISO2.
-ALIASES = {
-    "AE": ["UAE", "Emirates"],
-    "BA": ["Bosnia"],
-    "BN": ["Brunei Darussalam"],
-    "BO": ["Plurinational State of Bolivia"],
-    "BS": ["The Bahamas"],
-    "CD": ["DR Congo", "DRC", "Democratic Republic of the Congo", "Congo-Kinshasa"],
-    "CG": ["Republic of the Congo", "Congo-Brazzaville", "Congo Republic"],
-    "CH": ["Schweiz", "Suisse", "Svizzera"],
-    "CI": ["Côte d'Ivoire", "Ivory Coast"],
-    "CN": ["People's Republic of China", "PRC", "Mainland China"],
-    "CV": ["Cabo Verde"],
-    "CZ": ["Czech Republic"],
-    "DE": ["Deutschland"],
-    "DK": ["Danmark"],
-    "ES": ["España"],
-    "FI": ["Suomi"],
-    "FK": ["Falklands"],
-    "GB": ["UK", "U.K.", "Great Britain", "Britain", "United Kingdom of Great Britain and Northern Ireland",
-           "England", "Scotland", "Wales", "Northern Ireland"],
-    "GM": ["The Gambia"],
-    "HK": ["Hong Kong SAR"],
-    "IR": ["Islamic Republic of Iran"],
-    "IT": ["Italia"],
-    "KP": ["DPRK", "Democratic People's Republic of Korea"],
-    "KR": ["Korea", "Republic of Korea", "Korea, Republic of", "ROK"],
-    "LA": ["Lao PDR", "Lao People's Democratic Republic"],
-    "MD": ["Republic of Moldova"],
-    "MK": ["Macedonia"],
-    "MM": ["Burma"],
-    "MO": ["Macau"],
-    "NL": ["Holland", "The Netherlands", "Nederland"],
-    "NO": ["Norge"],
-    "PL": ["Polska"],
-    "PS": ["State of Palestine", "Palestinian Territories"],
-    "RE": ["Réunion"],
-    "RU": ["Russian Federation"],
-    "SE": ["Sverige"],
-    "ST": ["São Tomé and Príncipe"],
-    "SY": ["Syrian Arab Republic"],
-    "SZ": ["Swaziland"],
-    "TL": ["Timor-Leste"],
-    "TR": ["Türkiye", "Turkiye"],
-    "TW": ["Chinese Taipei"],
-    "TZ": ["United Republic of Tanzania"],
-    "US": ["USA", "U.S.", "U.S.A.", "United States of America", "America"],
-    "VE": ["Bolivarian Republic of Venezuela"],
-    "VI": ["US Virgin Islands"],
-    "VN": ["Viet Nam"],
-    "AT": ["Österreich"],
-}
-
-# ---------------------------------------------------------------------------------------------------
-US_STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
-    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
-    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana",
-    "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
-    "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri",
-    "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey",
-    "NM": "New Mexico", "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio",
-    "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
-    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
-    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
-}
-STATE_ALIASES = {"DC": ["Washington DC", "Washington, D.C.", "D.C."]}
-
-# ---------------------------------------------------------------------------------------------------
-# Cloud regions. Locations are the providers' published region locations; grid_code is the grid whose
-# carbon intensity stands in for AWS and Azure (they publish no per-region figure).
-PUE_BY_PROVIDER = {
-    "aws": (1.15, "AWS global PUE 2024 (via ComputerWeekly summary, third-party)"),
-    "gcp": (1.10, "Google fleet PUE ~1.10 (2021, via CNBC 2022, third-party)"),
-    "azure": (1.17, "Microsoft owned data centres PUE FY2025 (via ComputerWeekly summary, third-party)"),
-}
-AWS_REGIONS = [
-    ("us-east-1", "N. Virginia", "US-VA"), ("us-east-2", "Ohio", "US-OH"),
-    ("us-west-1", "N. California", "US-CA"), ("us-west-2", "Oregon", "US-OR"),
-    ("ca-central-1", "Canada Central, Montreal", "CA"), ("ca-west-1", "Calgary", "CA"),
-    ("eu-west-1", "Ireland", "IE"), ("eu-west-2", "London", "GB"), ("eu-west-3", "Paris", "FR"),
-    ("eu-central-1", "Frankfurt", "DE"), ("eu-central-2", "Zurich", "CH"), ("eu-north-1", "Stockholm", "SE"),
-    ("eu-south-1", "Milan", "IT"), ("eu-south-2", "Spain, Aragon", "ES"),
-    ("ap-south-1", "Mumbai", "IN"), ("ap-south-2", "Hyderabad", "IN"),
-    ("ap-northeast-1", "Tokyo", "JP"), ("ap-northeast-2", "Seoul", "KR"), ("ap-northeast-3", "Osaka", "JP"),
-    ("ap-southeast-1", "Singapore", "SG"), ("ap-southeast-2", "Sydney", "AU"),
-    ("ap-southeast-3", "Jakarta", "ID"), ("ap-southeast-4", "Melbourne", "AU"),
-    ("ap-east-1", "Hong Kong", "HK"), ("sa-east-1", "Sao Paulo", "BR"),
-    ("me-south-1", "Bahrain", "BH"), ("me-central-1", "UAE", "AE"), ("af-south-1", "Cape Town", "ZA"),
-    ("il-central-1", "Tel Aviv", "IL"), ("mx-central-1", "Mexico, Queretaro", "MX"),
-]
-AZURE_REGIONS = [
-    ("eastus", "Virginia", "US-VA"), ("eastus2", "Virginia", "US-VA"), ("centralus", "Iowa", "US-IA"),
-    ("northcentralus", "Illinois", "US-IL"), ("southcentralus", "Texas", "US-TX"),
-    ("westcentralus", "Wyoming", "US-WY"), ("westus", "California", "US-CA"),
-    ("westus2", "Washington", "US-WA"), ("westus3", "Arizona", "US-AZ"),
-    ("canadacentral", "Toronto", "CA"), ("canadaeast", "Quebec City", "CA"),
-    ("brazilsouth", "Sao Paulo State", "BR"), ("northeurope", "Ireland", "IE"),
-    ("westeurope", "Netherlands", "NL"), ("uksouth", "London", "GB"), ("ukwest", "Cardiff", "GB"),
-    ("francecentral", "Paris", "FR"), ("germanywestcentral", "Frankfurt", "DE"),
-    ("switzerlandnorth", "Zurich", "CH"), ("norwayeast", "Oslo", "NO"), ("swedencentral", "Gavle", "SE"),
-    ("polandcentral", "Warsaw", "PL"), ("italynorth", "Milan", "IT"), ("spaincentral", "Madrid", "ES"),
-    ("eastasia", "Hong Kong", "HK"), ("southeastasia", "Singapore", "SG"), ("japaneast", "Tokyo", "JP"),
-    ("japanwest", "Osaka", "JP"), ("koreacentral", "Seoul", "KR"), ("centralindia", "Pune", "IN"),
-    ("southindia", "Chennai", "IN"), ("westindia", "Mumbai", "IN"),
-    ("australiaeast", "New South Wales", "AU"), ("australiasoutheast", "Victoria", "AU"),
-    ("uaenorth", "Dubai", "AE"), ("southafricanorth", "Johannesburg", "ZA"), ("qatarcentral", "Doha", "QA"),
-    ("israelcentral", "Israel", "IL"), ("mexicocentral", "Queretaro", "MX"),
-]
-# GCP location -> grid code, for the regions CodeCarbon's impact.csv lists (its state column is sparse).
-GCP_GRID = {
-    "us-central1": "US-IA", "us-east1": "US-SC", "us-east4": "US-VA", "us-east5": "US-OH",
-    "us-south1": "US-TX", "us-west1": "US-OR", "us-west2": "US-CA", "us-west3": "US-UT", "us-west4": "US-NV",
-    "asia-east2": "HK",  # CodeCarbon files Hong Kong under CHN; the grid is Hong Kong's own
-}
-GCP_REGION_FIXES = {"me-cenrtal1": "me-central1"}  # a typo in CodeCarbon's impact.csv
-
-# ---------------------------------------------------------------------------------------------------
-# Water, the paper's model: ML-EcoLyzer reference table (JomaMinoza/ml-ecolyzer@b430c47,
-# mlecolyzer/monitoring/hardware.py `_detect_water_intensity_factor`), L/kWh. The reference code gives no
-# primary citation for these values. Region -> codes is eco_magic's mapping.
-MLECO = "ML-EcoLyzer reference table"
-ML_ECOLYZER_WATER = [
-    ("iceland", 1.2, ["IS"]),
-    ("norway", 1.4, ["NO"]),
-    ("costa_rica", 1.4, ["CR"]),
-    ("scandinavia", 1.5, ["SE", "DK"]),  # its comment: "Norway, Sweden, Denmark"; Norway has its own row
-    ("new_zealand", 1.6, ["NZ"]),
-    ("switzerland", 1.8, ["CH"]),
-    ("brazil", 2.0, ["BR"]),
-    ("canada", 2.1, ["CA"]),
-    ("france", 2.2, ["FR"]),
-    ("uk", 2.5, ["GB"]),
-    ("germany", 2.8, ["DE"]),
-    ("japan", 3.1, ["JP"]),
-    ("south_korea", 3.3, ["KR"]),
-    ("india", 3.9, ["IN"]),
-    ("australia", 4.1, ["AU"]),
-    ("china_north", 4.5, ["CN"]),  # applied to the whole country: the only Chinese row
-    ("middle_east", 4.8, ["AE", "BH", "IL", "IQ", "IR", "JO", "KW", "LB", "OM", "PS", "QA", "SA", "SY", "YE"]),
-    ("us_east", 3.2, ["US"]),  # the reference code picks us_east for any en_US locale
-    ("us_east", 3.2, ["US-" + s for s in ("ME", "NH", "MA", "RI", "CT", "NY", "NJ", "DE", "MD", "DC", "VA",
-                                          "NC", "SC", "GA", "FL")]),  # "US East Coast": Atlantic states
-    ("us_central", 3.0, ["US-" + s for s in ("AL", "AR", "IL", "IA", "KS", "LA", "MN", "MS", "MO", "NE",
-                                             "ND", "OK", "SD", "TN", "WI")]),  # "US Central states"
-    ("us_texas", 3.8, ["US-TX"]),
-    ("us_southwest", 4.2, ["US-AZ", "US-NV", "US-CA"]),  # its comment: "Arizona, Nevada, California"
-]
-WATER_GLOBAL_DEFAULT = 2.5  # ML-EcoLyzer "global_average"
-
-
-def _cloud_water(provider: str, region: str) -> tuple[str, float] | None:
-    """ML-EcoLyzer's cloud rows, matched the way its `_detect_cloud_region` matches region names."""
-    if provider == "aws":
-        if region.startswith("us-west"):
-            return "aws_us_west", 3.5
-        if region.startswith("us-east"):
-            return "aws_us_east", 3.0
-        if region.startswith("eu-"):
-            return "aws_eu_west", 2.3
-    if provider == "azure" and "europe" in region:
-        return "azure_europe", 2.4
-    if provider == "gcp":
-        if region.startswith("us-"):
-            return "gcp_us", 3.2
-        if region.startswith("europe-"):
-            return "gcp_europe", 2.2
-    return None
-
-
-# Water, the Li et al. model ("Making AI Less Thirsty", CACM 68(7) 2025, Table 1): PUE, WUE_site (L/kWh),
-# EWIF (L/kWh). Transcribed by a third party (EcoGenAI app.py comments); not yet checked against the paper.
-LI_TABLE_SOURCE = "Li et al. 2025 Table 1 '{}' (third-party transcription, unverified)"
-LI_TABLE1 = [
-    ("US-VA", "Virginia", 1.14, 0.14, 2.385),
-    ("US-TX", "Texas", 1.28, 0.25, 1.287),
-    ("US-GA", "Georgia", 1.12, 0.06, 2.309),
-    ("US-IL", "Illinois", 1.35, 0.74, 2.233),
-    ("US-IA", "Iowa", 1.16, 0.14, 3.104),
-    ("US-AZ", "Arizona", 1.18, 1.63, 4.959),
-    ("US-WY", "Wyoming", 1.11, 0.13, 2.574),
-    ("IE", "Ireland", 1.19, 0.02, 1.476),
-    ("NL", "Netherlands", 1.14, 0.06, 3.445),
-    ("SE", "Sweden", 1.16, 0.09, 6.019),
-    ("DK", "Denmark", 1.16, 0.01, 3.180),
-    ("FI", "Finland", 1.12, 0.01, 4.542),
-    ("IN", "India", 1.43, 0.00, 3.445),
-    ("ID", "Indonesia", 1.32, 1.90, 2.271),
-    ("MX", "Mexico", 1.12, 0.056, 5.300),
-]
-LI_US_AVERAGE = (1.17, 0.55, 3.142)  # Microsoft U.S. data centres, Li et al. (arXiv 2304.03271)
-
-# ---------------------------------------------------------------------------------------------------
-PUE_TIERS = [
-    ("cpu_only", "tier", 1.1, 2025, "ML-EcoLyzer paper (arXiv 2511.06694), Eq. 2 tier: CPU-only"),
-    ("consumer_gpu", "tier", 1.2, 2025, "ML-EcoLyzer paper (arXiv 2511.06694), Eq. 2 tier: consumer GPU"),
-    ("datacenter_gpu", "tier", 1.4, 2025, "ML-EcoLyzer paper (arXiv 2511.06694), Eq. 2 tier: datacenter GPU"),
-    ("hyperscale", "preset", 1.1, 2024,
-     "hyperscaler fleet averages 1.09-1.17 (Google ~1.10, AWS 1.15 in 2024, Microsoft 1.17 FY2025)"),
-    ("industry", "preset", 1.56, 2024,
-     "Uptime Institute Global Data Center Survey 2024, average annual PUE (via Statista summary)"),
-]
 
 
 # ---------------------------------------------------------------------------------------------------
 def _fmt(x: float) -> str:
-    """Shortest round-trip text for a float, without float noise (3 decimals at most)."""
+    """Short text for a hand-entered or published figure: rounded to 3 decimals, no float noise."""
     text = repr(round(float(x), 3))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _exact(x: float) -> str:
+    """Round-trip text for a computed figure: ``float(_exact(x)) == x`` exactly."""
+    text = repr(float(x))
     return text[:-2] if text.endswith(".0") else text
 
 
@@ -307,6 +107,42 @@ def _write(path: Path, header: list[str], rows: list[list]) -> None:
     print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path} ({len(rows)} rows)")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Countries
+def mix_bound_g_per_kwh(rec: dict) -> float | None:
+    """The most a country's own generation mix (OWID record) could emit per kWh, at the bound factors."""
+    total = float(rec.get("total_TWh") or 0.0)
+    if total <= 0:
+        return None
+    f = MIX_BOUND_FACTORS_G_PER_KWH
+    coal, gas, oil = (float(rec.get(k) or 0.0) for k in ("coal_TWh", "gas_TWh", "oil_TWh"))
+    other_fossil = max(float(rec.get("fossil_TWh") or 0.0) - coal - gas - oil, 0.0)
+    low = float(rec.get("low_carbon_TWh") or 0.0)
+    return (coal * f["coal"] + gas * f["gas"] + oil * f["oil"] + other_fossil * f["other_fossil"]
+            + low * f["low_carbon"]) / total
+
+
+def country_flag(rec: dict) -> str:
+    """Why a country's figure must not be used as a grid extreme ("" when it is plausible)."""
+    ci = float(rec["carbon_intensity"])
+    if ci <= 0:
+        return f"no usable value: OWID gives {ci:g} g/kWh (a tiny, hydro-only series); world average used"
+    bound = mix_bound_g_per_kwh(rec)
+    if bound is not None and ci > bound * (1 + IMPLAUSIBLE_MARGIN):
+        fossil = float(rec.get("fossil_TWh") or 0.0) / float(rec["total_TWh"])
+        return (f"implausible: {ci:,.0f} g/kWh is {ci / bound - 1:.0%} above the most its own generation mix "
+                f"({fossil:.0%} fossil) could emit at the highest per-fuel factors ({bound:,.0f} g/kWh)")
+    return ""
+
+
+def check_bound_factors(per_source: dict) -> None:
+    """The bound factors written in region_sources.py must be CodeCarbon's per-fuel factors."""
+    expected = {"coal": per_source["coal"], "oil": per_source["petroleum"], "gas": per_source["natural_gas"],
+                "other_fossil": per_source["coal"], "low_carbon": per_source["biomass"]}
+    if {k: float(v) for k, v in expected.items()} != MIX_BOUND_FACTORS_G_PER_KWH:
+        raise SystemExit(f"MIX_BOUND_FACTORS_G_PER_KWH differs from carbon_intensity_per_source.json: {expected}")
+
+
 def build_countries(mix: dict) -> list[list]:
     rows = []
     missing = sorted(set(mix) - set(ISO3_TO_ISO2))
@@ -315,13 +151,14 @@ def build_countries(mix: dict) -> list[list]:
     for iso3, rec in sorted(mix.items(), key=lambda kv: ISO3_TO_ISO2[kv[0]]):
         ci = float(rec["carbon_intensity"])
         iso2 = ISO3_TO_ISO2[iso3]
-        if ci <= 0:  # OWID has no usable value (e.g. CAF: 0.0 from a tiny hydro-only series)
-            print(f"skipped {iso3} {rec['country_name']}: carbon intensity {ci}", file=sys.stderr)
-            continue
-        rows.append([iso2, iso3, rec["country_name"], _fmt(ci), int(rec["year"]),
-                     _fmt(float(rec.get("total_TWh") or 0.0)), ";".join(ALIASES.get(iso2, [])), OWID_SOURCE])
+        flag = country_flag(rec)
+        if flag:
+            print(f"flagged {iso3} {rec['country_name']}: {flag}", file=sys.stderr)
+        rows.append([iso2, iso3, rec["country_name"], _fmt(ci) if ci > 0 else "", int(rec["year"]),
+                     _fmt(float(rec.get("total_TWh") or 0.0)), ";".join(ALIASES.get(iso2, [])), OWID_SOURCE,
+                     flag])
     rows.append(["WORLD", "WLD", "World", "481", 2023, "", "global;world average;global average;earth",
-                 WORLD_SOURCE])
+                 WORLD_SOURCE, ""])
     return rows
 
 
@@ -335,11 +172,51 @@ def build_states(usa: dict) -> list[list]:
     rows = []
     for code, name in sorted(US_STATES.items()):
         lb = float(by_code[code])
-        rows.append([f"US-{code}", name, _fmt(lb * LB_PER_MWH_TO_G_PER_KWH), _fmt(lb), year,
+        rows.append([f"US-{code}", name, _exact(lb * LB_PER_MWH_TO_G_PER_KWH), _fmt(lb), year,
                      ";".join(STATE_ALIASES.get(code, [])), EGRID_SOURCE])
     return rows
 
 
+# ---------------------------------------------------------------------------------------------------
+# Sub-national grids
+def canada_g_per_kwh(mix: dict) -> float:
+    """CodeCarbon 3.3.2's `_region_energy_mix_to_emissions_rate`, step for step, in g/kWh."""
+    shares = {k: v / mix["total"] for k, v in mix.items() if k not in ("total", "isoCode", "country_name")}
+    kg_per_kwh = sum([shares[fuel] * kg for fuel, kg in CANADA_FOSSIL_KG_PER_KWH])
+    return kg_per_kwh * 1000.0
+
+
+def build_subnational(canada: dict, nordic: dict, china: dict) -> list[list]:
+    rows: list[list] = []
+    if set(canada) != set(CA_PROVINCES):
+        raise SystemExit(f"Canadian provinces differ: {sorted(set(canada) ^ set(CA_PROVINCES))}")
+    for key, (code, name, aliases) in sorted(CA_PROVINCES.items(), key=lambda kv: kv[1][0]):
+        rows.append([code, "CA", "ca_province", name, _exact(canada_g_per_kwh(canada[key])), 2023,
+                     ";".join(aliases), CANADA_SOURCE, key])
+    data = nordic["data"]
+    if set(data) != set(NORDIC_CODECARBON_KEY.values()):
+        raise SystemExit(f"Nordic zones differ: {sorted(set(data) ^ set(NORDIC_CODECARBON_KEY.values()))}")
+    for code, (country, name, aliases) in NORDIC_ZONES.items():
+        rec = data[NORDIC_CODECARBON_KEY[code]]
+        source = NORDIC_FI_SOURCE if code == "FI-ZONE" else NORDIC_SOURCE.format(zone=code)
+        if rec.get("coverage"):
+            source += f"; coverage {rec['coverage']}"
+        if rec.get("note", "").startswith("Lower bound"):
+            source += "; a lower bound (generation without a factor counted at 0)"
+        rows.append([code, country, "bidding_zone", name, _exact(rec["emission_factor"]), int(rec["year"]),
+                     ";".join(aliases), source, NORDIC_CODECARBON_KEY[code]])
+    for code, (country, name, aliases) in NORDIC_ZONES_WITHOUT_FIGURE.items():
+        rows.append([code, country, "bidding_zone", name, "", "", ";".join(aliases),
+                     f"no annual figure for {code} is packaged (CodeCarbon 3.3.2 has none)", ""])
+    for code, rec in sorted(china["data"].items()):
+        names = [n for n in rec["names"] if n != rec["description"].lower()]
+        rows.append([code, "CN", "cn_province", rec["description"], _exact(rec["emission_factor"]),
+                     int(rec["year"]), ";".join(names), CHINA_SOURCE, rec["names"][0]])
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cloud regions and water
 def build_cloud(impact_csv: str) -> list[list]:
     rows = []
     for provider, table in (("aws", AWS_REGIONS), ("azure", AZURE_REGIONS)):
@@ -365,16 +242,16 @@ def build_water(cloud_rows: list[list], known_codes: set[str]) -> list[list]:
         for code in codes:
             paper[code] = (value, f"{MLECO} '{name}'")
     for r in cloud_rows:
-        hit = _cloud_water(r[0], r[1])
+        hit = cloud_water(r[0], r[1])
         if hit:
             paper[f"{r[0]}:{r[1]}"] = (hit[1], f"{MLECO} '{hit[0]}'")
     li = {code: (pue, wue, ewif, LI_TABLE_SOURCE.format(label)) for code, label, pue, wue, ewif in LI_TABLE1}
     li["US"] = (*LI_US_AVERAGE, "Li et al. U.S. average (Microsoft U.S. data centres)")
     # The world row is the fallback for every place without a value of its own. Li et al. publish no
-    # global figure, so their U.S. average stands in; regions.py labels its use "global default".
+    # global figure, so their U.S. average stands in; regions.py says so wherever it is used outside the U.S.
     rows = [["WORLD", _fmt(WATER_GLOBAL_DEFAULT), f"{MLECO} 'global_average'",
              _fmt(LI_US_AVERAGE[1]), _fmt(LI_US_AVERAGE[2]), _fmt(LI_US_AVERAGE[0]),
-             "Li et al. U.S. average (no global figure published)"]]
+             "Li et al. U.S. average (Microsoft U.S. data centres; no global figure published)"]]
     for code in sorted(set(paper) | set(li)):
         if code not in known_codes:
             raise SystemExit(f"water row for unknown region code {code}")
@@ -386,7 +263,9 @@ def build_water(cloud_rows: list[list], known_codes: set[str]) -> list[list]:
     return rows
 
 
-def build_timezones(zoneinfo: Path) -> tuple[list[list], str]:
+# ---------------------------------------------------------------------------------------------------
+# Time zones
+def build_timezones(zoneinfo: Path, known_codes: set[str]) -> tuple[list[list], str]:
     zones: dict[str, str] = {}
     for line in (zoneinfo / "zone.tab").read_text(encoding="utf-8").splitlines():
         if line.startswith("#") or not line.strip():
@@ -403,11 +282,23 @@ def build_timezones(zoneinfo: Path) -> tuple[list[list], str]:
             parts = line.split()
             if len(parts) == 3 and parts[0] == "L" and parts[1] in zones and parts[2] not in zones:
                 links[parts[2]] = parts[1]
-    rows = [[z, cc, "zone.tab"] for z, cc in sorted(zones.items())]
-    rows += [[alias, zones[target], f"link to {target}"] for alias, target in sorted(links.items())]
+    entries = [(z, cc, "zone.tab") for z, cc in sorted(zones.items())]
+    entries += [(alias, zones[target], f"link to {target}") for alias, target in sorted(links.items())]
+    unknown = sorted(set(ZONE_SUBDIVISIONS) - {z for z, _, _ in entries})
+    if unknown:
+        raise SystemExit(f"ZONE_SUBDIVISIONS names zones the tz database lacks: {unknown}")
+    rows = []
+    for zone, cc, origin in entries:
+        sub, note = ZONE_SUBDIVISIONS.get(zone, ("", ""))
+        if sub and (sub not in known_codes or not sub.startswith(cc + "-")):
+            raise SystemExit(f"time zone {zone} ({cc}) maps to {sub}, which is not a known grid of {cc}")
+        if not sub and cc in SPANNED:
+            note = f"the zone spans {SPANNED[cc]}"
+        rows.append([zone, cc, origin, sub, note])
     return rows, version
 
 
+# ---------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--codecarbon-wheel", type=Path, required=True, help="codecarbon-*.whl (3.3.2 tested)")
@@ -417,33 +308,39 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     with zipfile.ZipFile(args.codecarbon_wheel) as whl:
-        def member(name: str) -> str:
-            return whl.read(f"codecarbon/data/{name}").decode("utf-8")
-        mix = json.loads(member("private_infra/global_energy_mix.json"))
-        usa = json.loads(member("private_infra/2023/usa_emissions.json"))
-        impact = member("cloud/impact.csv")
+        raw = {key: whl.read(f"codecarbon/data/{name}").decode("utf-8") for key, name in CODECARBON_FILES.items()}
+    cc = {key: json.loads(text) for key, text in raw.items() if key != "impact"}
+    check_bound_factors(cc["per_source"])
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    countries = build_countries(mix)
+    countries = build_countries(cc["mix"])
     _write(out / "carbon_intensity_countries.csv",
            ["iso2", "iso3", "name", "carbon_intensity_g_per_kwh", "year", "generation_twh", "aliases",
-            "source"], countries)
-    states = build_states(usa)
+            "source", "flag"], countries)
+    states = build_states(cc["usa"])
     _write(out / "carbon_intensity_us_states.csv",
            ["code", "name", "carbon_intensity_g_per_kwh", "egrid_lb_per_mwh", "year", "aliases", "source"],
            states)
-    cloud = build_cloud(impact)
+    subnational = build_subnational(cc["canada"], cc["nordic"], cc["china"])
+    _write(out / "carbon_intensity_subnational.csv",
+           ["code", "country", "kind", "name", "carbon_intensity_g_per_kwh", "year", "aliases", "source",
+            "codecarbon_key"], subnational)
+    known = {r[0] for r in countries} | {r[0] for r in states} | {r[0] for r in subnational}
+    cloud = build_cloud(raw["impact"])
+    bad = sorted({r[3] for r in cloud} - known)
+    if bad:
+        raise SystemExit(f"cloud regions sit on unknown grids: {bad}")
     _write(out / "cloud_regions.csv",
            ["provider", "region", "location", "grid_code", "carbon_intensity_g_per_kwh", "year", "source",
             "pue", "pue_source"], cloud)
-    known = {r[0] for r in countries} | {r[0] for r in states} | {f"{r[0]}:{r[1]}" for r in cloud}
+    known |= {f"{r[0]}:{r[1]}" for r in cloud}
     _write(out / "water_intensity.csv",
            ["code", "water_intensity_l_per_kwh", "water_source", "wue_site_l_per_kwh", "ewif_l_per_kwh",
             "li_pue", "li_source"], build_water(cloud, known))
     _write(out / "pue_tiers.csv", ["name", "kind", "pue", "year", "source"], [list(t) for t in PUE_TIERS])
-    tz_rows, tz_version = build_timezones(args.zoneinfo)
-    _write(out / "timezones.csv", ["zone", "iso2", "origin"], tz_rows)
+    tz_rows, tz_version = build_timezones(args.zoneinfo, known)
+    _write(out / "timezones.csv", ["zone", "iso2", "origin", "subdivision", "note"], tz_rows)
     print(f"tz database version {tz_version}")
     return 0
 

@@ -148,8 +148,10 @@ def quickstart_run(lab_browser, lab, artifacts, capsys_module_disabled):
         out["cards"] = page.evaluate(CARDS_JS)
         first = page.locator(".jp-OutputArea-output .eco-card").first
         shoot(first, artifacts / "card-light.png")
-        chart = page.locator(".jp-OutputArea-output .eco-compare-view, .jp-OutputArea-output img.eco-compare").first
-        out["chart"] = chart.count() > 0
+        chart = page.locator(".jp-OutputArea-output .eco-compare-view").first
+        svg = page.locator(".jp-OutputArea-output .eco-compare-view svg.eco-chart").first
+        out["chart"] = chart.count() > 0 and svg.count() > 0 and page.evaluate(
+            "el => el.getBoundingClientRect().width", svg.element_handle()) > 0
         if out["chart"]:
             shoot(chart, artifacts / "compare-chart.png")
         out["light_low"] = low_contrast(page)
