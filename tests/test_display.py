@@ -43,7 +43,7 @@ def rich(**kw):
                 energy_net_per_token_j=0.0098, energy_net_per_1k_responses_wh=0.35, embodied_co2_g=0.0123,
                 embodied_source="Boavizta 2024, 4-year life", carbon_kind="hourly",
                 carbon_time="2026-12-02T14:00Z", energy_net_j=4.1, idle_power_w=2.3, idle_baseline_s=12.0,
-                idle_source="between cells", items=2048, energy_per_item_j=5.99 / 2048,
+                idle_source="idle time between cells", items=2048, energy_per_item_j=5.99 / 2048,
                 co2_per_item_g=0.0012 / 2048, energy_per_min_j=71.9, co2_per_min_g=0.0144)
     base.update(kw)
     return traced(**base)
@@ -163,6 +163,13 @@ def test_each_source_is_said_once_and_only_the_water_source_of_the_model_used():
     assert "reference table" not in render_text(li)
 
 
+def test_net_of_idle_says_what_the_baseline_rests_on():
+    r = make_result(energy_net_j=1.0, idle_power_w=2.0, idle_baseline_s=3.0, idle_source="%ecolyze_idle over 3 s")
+    assert phrases.net_of_idle(r) == "1.00 J (baseline 2.00 W over 3.00 s of idle; %ecolyze_idle over 3 s)"
+    bare = make_result(energy_net_j=1.0, idle_power_w=2.0)
+    assert phrases.net_of_idle(bare) == "1.00 J (baseline 2.00 W)"
+
+
 def test_the_year_is_added_to_a_source_only_when_it_does_not_say_it():
     assert phrases.carbon_source(make_result(carbon_source="Ember", carbon_year=2023)) == "Ember, 2023 data"
     said = make_result(carbon_source="Ember Review 2024, world 2023", carbon_year=2023)
@@ -216,7 +223,7 @@ def test_new_fields_render_when_present_and_nothing_when_absent():
                    "0.436 Wh per 1,000 responses (AI Energy Score unit; net of idle 0.350 Wh)",
                    "transformers generate() hook", "12.3 mg CO₂e (Boavizta 2024, 4-year life)",
                    "not included in the 1.20 mg operational CO₂e", "hourly at 2026-12-02T14:00Z",
-                   "4.10 J (baseline 2.30 W over 12.00 s of idle, between cells)", "fp32 from dtype census"):
+                   "4.10 J (baseline 2.30 W over 12.00 s of idle time between cells)", "fp32 from dtype census"):
         assert needle in html, needle
         assert needle in text, needle
     assert "+ 12.3 mg embodied (separate)" in html                    # beside the operational CO₂e, not in it

@@ -73,7 +73,9 @@ def test_a_long_cell_shows_the_readout_then_the_card_in_its_place(kernel):
     first, *rest = _outputs(msgs)
     assert first["msg_type"] == "display_data" and 'class="eco eco-live"' in first["content"]["data"]["text/html"]
     display_id = first["content"]["transient"]["display_id"]
-    assert rest and all(m["msg_type"] == "update_display_data" for m in rest)
+    assert len(rest) >= 3 and all(m["msg_type"] == "update_display_data" for m in rest)   # refreshes, then card
+    refreshed = {m["content"]["data"]["text/plain"] for m in rest[:-1]}
+    assert len(refreshed | {first["content"]["data"]["text/plain"]}) >= 2                  # the readout changed
     assert {m["content"]["transient"]["display_id"] for m in rest} == {display_id}
     card = rest[-1]["content"]["data"]
     assert set(card) == {"text/plain", "text/html"} and card["text/plain"].startswith("ecolyze: long")

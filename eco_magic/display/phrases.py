@@ -138,15 +138,18 @@ def ess_inputs(r: "EcoResult") -> str:
 
 
 def net_of_idle(r: "EcoResult") -> str:
-    """'4.10 J (baseline 2.30 W over 12.0 s of idle, between cells)' or 'n/a (why; how to get it)'."""
+    """'4.10 J (baseline 2.30 W over 12.0 s of idle time between cells)' or 'n/a (why; how to get it)'."""
     if r.energy_net_j is None:
         return f"n/a ({r.idle_source or NO_IDLE_HINT})"
-    parts = [f"baseline {fmt.power(r.idle_power_w)}"]
+    text = f"baseline {fmt.power(r.idle_power_w)}"
+    source = r.idle_source or ""
     if r.idle_baseline_s:
-        parts[0] += f" over {fmt.duration(r.idle_baseline_s)} of idle"
-    if r.idle_source:
-        parts.append(r.idle_source)
-    return f"{fmt.energy(r.energy_net_j)} ({', '.join(parts)})"
+        if source.startswith("idle"):              # "idle time between cells"
+            text += f" over {fmt.duration(r.idle_baseline_s)} of {source}"
+            source = ""
+        else:
+            text += f" over {fmt.duration(r.idle_baseline_s)} of idle"
+    return f"{fmt.energy(r.energy_net_j)} ({text}{'; ' + source if source else ''})"
 
 
 # --- repeats ---------------------------------------------------------------------------------------------------
