@@ -134,8 +134,9 @@ def quickstart_run(lab_browser, lab, artifacts, capsys_module_disabled):
             '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
         out["widget_errors"] = page.locator("text=Error displaying widget").count()
         out["cards"] = page.evaluate(CARDS_JS)
-        first = page.locator(".jp-OutputArea-output .eco-card").first
-        shoot(first, artifacts / "card-light.png")
+        with_trace = page.locator(".jp-OutputArea-output .eco-card:has(.eco-plot)")
+        first = (with_trace if with_trace.count() else page.locator(".jp-OutputArea-output .eco-card")).first
+        shoot(first, artifacts / "card-light.png")   # the README's picture: a card with its power trace
         chart = page.locator(".jp-OutputArea-output .eco-compare-view").first
         svg = page.locator(".jp-OutputArea-output .eco-compare-view svg.eco-chart").first
         out["chart"] = chart.count() > 0 and svg.count() > 0 and page.evaluate(
