@@ -15,7 +15,7 @@ from benchmarks.bench_accuracy import NEW, OLD, edge_prediction, one_trial
 from benchmarks.gpu_validate import NOT_RUN, PowerPoller, not_run
 
 MODULES = ("bench_overhead", "bench_fixed_cost", "bench_load", "bench_accuracy", "bench_short", "bench_scale",
-           "bench_sampler", "gpu_validate", "run_all")
+           "bench_sampler", "bench_kernel", "gpu_validate", "run_all")
 
 
 @pytest.mark.parametrize("name", MODULES)

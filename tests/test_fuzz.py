@@ -257,20 +257,15 @@ def test_hostile_label_is_text_in_card_ledger_views_and_exports(ip, tmp_path, la
 
 
 @pytest.mark.parametrize("label", HOSTILE[:2])
-def test_hostile_label_is_text_in_the_widget_and_live_readout(ip, label):
-    pytest.importorskip("ipywidgets")
-    from eco_magic.display import card, widget
+def test_hostile_label_is_text_in_the_card_and_live_readout(ip, label):
+    from eco_magic.display import card, live
     from eco_magic.sampler import LiveStatus
 
     with capture_output():
         r = ip.run_cell_magic("ecolyze", f"-o -q -l {label}", "pass")
-    data = card.bundle(r, widget=True, plot=False)
-    assert card.WIDGET_MIME in data
-    root = widget.build_card(r, None)
-    assert_escaped(root.children[0].value, label)
-    assert_escaped(widget.live_html(label, LiveStatus(0.5, {"cpu:x": 3.0}, {"cpu:x": 1.0}),
-                                    [DeviceInfo("cpu:x", "cpu", label, "counter", "s")]), label)
-    widget.close_quietly(root)
+    assert_escaped(card.bundle(r)["text/html"], label)
+    status = LiveStatus(0.5, {"cpu:x": 3.0}, {"cpu:x": 1.0})
+    assert_escaped(live.live_html(label, status, [DeviceInfo("cpu:x", "cpu", label, "counter", "s")]), label)
 
 
 def test_hostile_model_and_device_names_are_text(ip, monkeypatch):
