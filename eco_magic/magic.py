@@ -449,10 +449,6 @@ def load(ipython) -> None:
     _LOADED[key] = magics
     api.attach(magics.engine, magics.defaults)
     magics.engine.warm_up()
-    if getattr(ipython, "kernel", None) is not None:  # a notebook: pre-import matplotlib for the first plot
-        from .display import plot
-
-        plot.warm_up()
 
 
 def unload(ipython) -> None:

@@ -6,7 +6,6 @@ import os
 import struct
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -74,11 +73,6 @@ def test_figure_has_one_line_per_device_idle_baseline_and_units():
 def test_decimated_trace_says_so():
     fig = plot.figure(traced_result(decimation=4))
     assert "averages 4 samples" in fig.axes[0].get_xlabel()
-
-
-def test_warm_up_is_a_no_op_now_that_the_card_draws_svg():
-    assert plot.warm_up() is None
-    assert not [t for t in threading.enumerate() if t.name == "eco_magic-plotwarm"]
 
 
 _SCRIPT = r"""

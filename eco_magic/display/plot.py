@@ -101,7 +101,3 @@ def figure(result: "EcoResult", *, dpi: int = DPI):
     return fig
 
 
-def warm_up() -> None:
-    """Nothing to warm any more: the card's trace is SVG and never imports matplotlib. Kept so that callers from
-    before (``%load_ext`` in a kernel) keep working; returns ``None``."""
-    return None
