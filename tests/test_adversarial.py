@@ -15,6 +15,7 @@ from IPython.utils.capture import capture_output
 
 import eco_magic
 from eco_magic import engine as engine_mod
+from eco_magic import options
 
 from kernel_child import Kernel, setup_lines
 
@@ -116,7 +117,7 @@ def test_config_values_outside_the_working_range_are_refused(ip, setting, caplog
         with capture_output() as cap:
             ip.run_line_magic("load_ext", "eco_magic")
         assert f"EcoMagics.{name} must be between" in cap.stderr and "ignored" in cap.stderr
-        assert magic._out_of_range(name, getattr(magic._LOADED[id(ip)], name)) is None
+        assert options.out_of_range(name, getattr(magic._LOADED[id(ip)], name)) is None
     finally:
         ip.config.EcoMagics.pop(name, None)
 
