@@ -152,7 +152,10 @@ def test_fuzzed_line_magic_gives_success_or_a_clear_usage_error(ip, case):
         assert ip.user_ns["ran"] == []
     else:
         event("measured")
-        assert ip.user_ns["ran"] in ([1], [])               # [] when a value flag swallowed the statement's tail
+        ran = ip.user_ns["ran"]                             # [] when a value flag swallowed the statement's tail
+        assert ran == [1] * len(ran)
+        if "--repeat" not in line and "--warmup" not in line:  # else the statement runs warm-up + repeat times
+            assert len(ran) <= 1
     assert no_sampler_running()
 
 
