@@ -88,7 +88,8 @@ def lab(tmp_path_factory):
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # not "session": a live sync_playwright keeps an event loop running in
+# the main thread, and later tests that run top-level `await` through IPython would find it busy
 def lab_browser():
     _requirements()
     from playwright.sync_api import sync_playwright

@@ -113,8 +113,10 @@ def assert_cards_show_five_figures(cards: list[dict]) -> None:
         assert re.search(r"WATER\s*\n?\s*[0-9.,]+ (nL|µL|mL|L|m³)", card["water"], re.I), card["water"]
         assert re.search(r"THERMAL\s*\n?\s*(peak [0-9]+ °C|n/a\s*\n?\s*no temperature sensor readable)",
                          card["thermal"], re.I), card["thermal"]
-        assert re.search(r"ESS\s*\n?\s*([0-9.,]+( million| billion)?\s*\n?\s*M params|n/a\s*\n?\s*\S+)",
-                         card["ess"], re.I), card["ess"]
+        assert re.search(r"ESS\s*\n?\s*([0-9.,]+( million| billion)?\s*\n?\s*(± .* runs\)\s*\n?\s*)?M params"
+                         r"|n/a\s*\n?\s*\S+)", card["ess"], re.I), card["ess"]
+        if "runs)" in card["energy"]:                    # a repeated cell: each figure with its interval
+            assert re.search(r"± [0-9.,]+ (nJ|µJ|mJ|J|Wh|kWh)? ?\(95 % CI, [0-9]+ runs\)", card["energy"]), card["energy"]
         for tile in ("energy", "co2", "water", "thermal", "ess"):
             assert "e+" not in card[tile] and "e-0" not in card[tile], card[tile]   # never scientific notation
         assert "estimated" in card["text"] and "carbon intensity" in card["text"]
