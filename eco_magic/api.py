@@ -123,6 +123,9 @@ def _status(exc: BaseException | None) -> tuple[str, str | None]:
         return "ok", None
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", "KeyboardInterrupt"
+    aio = sys.modules.get("asyncio")  # not imported: the exception cannot be asyncio's
+    if aio is not None and isinstance(exc, aio.CancelledError):  # Ctrl-C in a cell awaiting in the kernel's loop
+        return "interrupted", "CancelledError"
     return "error", describe_exception(exc)
 
 
@@ -250,9 +253,29 @@ class measure:
 
     def __call__(self, fn: Callable) -> Callable:
         """Decorator: each call of ``fn`` is measured by a fresh copy of this measurement (threads and recursion
-        safe); the wrapper's ``last_result`` holds the latest result."""
+        safe); the wrapper's ``last_result`` holds the latest result. An ``async def`` is measured while it is
+        awaited (a coroutine function, not the creation of its coroutine). A generator function is refused: its
+        work happens while the caller iterates, interleaved with the caller's own; measure that loop with a
+        ``with`` block instead."""
+        import inspect
+
         if not callable(fn):
             raise TypeError("measure(...) decorates a function")
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(f"measure(...) cannot decorate the generator function {getattr(fn, '__name__', fn)!r}: "
+                            "its work runs while the caller iterates, mixed with the caller's own; measure the "
+                            "loop that consumes it with `with eco_magic.measure(...):` instead")
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def awaited(*args, **kwargs):
+                m = self._fresh()
+                with m:
+                    out = await fn(*args, **kwargs)
+                awaited.last_result = m.result
+                return out
+
+            awaited.last_result = None
+            return awaited
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):

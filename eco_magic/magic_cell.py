@@ -216,7 +216,7 @@ class Transformer:
         except SyntaxError:
             return lines
         edits = []
-        for stmt in tree.body:
+        for stmt in _awaitable_statements(tree.body):
             value = getattr(stmt, "value", None)
             found = _magic_call(value)
             if found is None:
@@ -243,12 +243,31 @@ class Transformer:
                 continue
             if getattr(self.shell, "autoawait", False) and _is_coroutine_code(compiled):
                 line, body = (opts, code) if kind == "cell" else (args[0], None)
+                scope = "" if kind == "cell" else ", locals()"  # the line form sees an async def's locals
                 call = (f"(await __import__('eco_magic.magic_cell', fromlist=['_']).run_magic_async("
-                        f"get_ipython(), {line!r}, {body!r}))")
+                        f"get_ipython(), {line!r}, {body!r}{scope}))")
                 edits.append((value, call))
         if not edits:
             return lines
         return _splice(cell, edits).splitlines(keepends=True)
+
+
+#: blocks whose statements run in the enclosing scope (``cases``: ``match``; ``handlers``: ``except``)
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _awaitable_statements(body: list):
+    """Every statement where ``await`` may stand: the cell's top-level scope, its ``for``/``while``/``if``/``with``/
+    ``try``/``match`` blocks included (``for x in xs:\n    %ecolyze await f(x)``), and the body of an ``async def``;
+    not the body of a plain ``def``, a ``class`` or a lambda."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+            continue
+        for name in _BLOCK_FIELDS:
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, list):  # statements, or except handlers / match cases holding statements
+                yield from _awaitable_statements([s for s in inner if isinstance(s, ast.AST)])
 
 
 def _splice(cell: str, edits: list) -> str:
@@ -268,8 +287,11 @@ def _splice(cell: str, edits: list) -> str:
     return "".join(out)
 
 
-async def run_magic_async(shell, line: str, cell: str | None):
-    """What a transformed ``%%ecolyze`` / ``%ecolyze`` with top-level ``await`` calls (awaited in the kernel's loop)."""
+async def run_magic_async(shell, line: str, cell: str | None, local_ns=None):
+    """What a transformed ``%%ecolyze`` / ``%ecolyze`` with ``await`` calls (awaited in the kernel's loop).
+
+    ``local_ns``: the line form's ``locals()`` (the user namespace at top level, an ``async def``'s locals inside
+    one), as IPython gives a line magic that needs the local scope."""
     __tracebackhide__ = True  # noqa: F841
     from .magic import _LOADED
 
@@ -278,5 +300,6 @@ async def run_magic_async(shell, line: str, cell: str | None):
         from . import options as opt
 
         code = cell if cell is not None else opt.split_line(line)[1]
-        return await run_async(compile_cell(shell, code, allow_await=True), shell.user_global_ns, shell.user_ns)
-    return await magics.job(line, cell).run_async()
+        ns = shell.user_ns if local_ns is None else local_ns
+        return await run_async(compile_cell(shell, code, allow_await=True), shell.user_global_ns, ns)
+    return await magics.job(line, cell, local_ns).run_async()

@@ -26,6 +26,8 @@ SWITCH_FLAGS = {"-o", "-q", "--quiet", "--return", "--dask", "--force-var"}
 
 
 def _number(text: str, what: str) -> float:
+    if isinstance(text, bool):  # float(True) is 1.0: repeat(runs=True) or measure(items=True) is a mistake
+        raise ValueError(f"{what} must be a number, got {text!r}")
     try:
         value = float(text)
     except (TypeError, ValueError):

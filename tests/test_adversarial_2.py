@@ -1,0 +1,240 @@
+"""Adversarial pass over what landed with issues 11–18: the Python API, repeats, top-level ``await``, live carbon,
+the planner, comparisons. Each finding is reproduced through the real path (an IPython shell, a Jupyter kernel, a
+loopback server, the public API) and fixed at the mechanism that broke.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+
+import eco_magic
+
+from kernel_child import Kernel, setup_lines
+
+
+def eco_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("eco_magic-") and t.is_alive()
+            and t.name not in ("eco_magic-plotwarm", "eco_magic-warmup")]
+
+
+def labels() -> list[tuple[str, str]]:
+    return [(r.label, r.status) for r in eco_magic.ledger()]
+
+
+# ------------------------------------------------------------------ await in a %ecolyze line inside a block
+BLOCKS = {
+    "for": ("for i in range(2):\n    %ecolyze -q -l b await asyncio.sleep(0)\ni", 1, 2),
+    "while": ("while True:\n    y = %ecolyze -q -l b await asyncio.sleep(0, result=7)\n    break\ny", 7, 1),
+    "try/finally": ("try:\n    %ecolyze -q -l b await asyncio.sleep(0)\nexcept ValueError:\n    pass\n"
+                    "finally:\n    %ecolyze -q -l b await asyncio.sleep(0)\n'end'", "end", 2),
+    "with": ("import contextlib\nwith contextlib.nullcontext():\n    %ecolyze -q -l b v = await asyncio.sleep(0, 3)\n"
+             "v", 3, 1),
+    "async def": ("async def f(x):\n    v = %ecolyze -q -l b await asyncio.sleep(0, result=2 * x)\n    return v\n"
+                  "await f(21)", 42, 1),
+    "match": ("match [5]:\n    case [a]:\n        %ecolyze -q -l b await asyncio.sleep(0)\na", 5, 1),
+}
+
+
+@pytest.mark.parametrize("block", list(BLOCKS))
+def test_await_in_the_line_form_inside_a_block_runs_as_without_the_magic(ip, block):
+    """`for x in xs:\\n    %ecolyze await f(x)` raised "SyntaxError: 'await' outside function": only the cell's
+    top-level statements were rewritten into an awaited call, not those in for/while/if/with/try/match blocks or in
+    an async def, where the same code runs without the magic."""
+    code, value, rows = BLOCKS[block]
+    ip.run_cell("import asyncio")
+    plain = ip.run_cell(code.replace("%ecolyze -q -l b ", ""))
+    assert plain.success and plain.result == value  # the code itself is fine without the magic
+    with capture_output():
+        res = ip.run_cell(code)
+    assert res.success, res.error_in_exec or res.error_before_exec
+    assert res.result == value
+    assert labels() == [("b", "ok")] * rows
+
+
+def test_await_in_a_plain_def_is_still_the_syntax_error_it_is_without_the_magic(ip):
+    ip.run_cell("import asyncio")
+    plain = ip.run_cell("def h():\n    await asyncio.sleep(0)")
+    with capture_output():
+        res = ip.run_cell("def h():\n    %ecolyze -q await asyncio.sleep(0)\nh()")
+    assert isinstance(plain.error_before_exec, SyntaxError)
+    assert isinstance(res.error_in_exec or res.error_before_exec, SyntaxError)
+
+
+# --------------------------------------------------------------------- Ctrl-C in a cell awaiting in a kernel
+@pytest.mark.slow
+def test_interrupting_an_awaiting_cell_is_recorded_as_interrupted(tmp_path):
+    """In a kernel, Ctrl-C during `await` cancels the cell's task: the cell fails with CancelledError (as without
+    the magic), and the run was recorded as status "error" although the README promises "interrupted" — under
+    `%%ecolyze --repeat` and under `%ecolyze_auto` alike. (ipykernel delivers the cancellation when the awaited
+    sleep ends, with or without the magic: hence a short sleep.)"""
+    k = Kernel(tmp_path)
+    try:
+        for line in setup_lines(tmp_path / "ledger.sqlite"):
+            assert k.run(line)[0]["status"] == "ok"
+        enames = []
+        for code in ("import asyncio\nprint('go', flush=True)\nawait asyncio.sleep(2)",
+                     "%%ecolyze -q -l rep --repeat 3\nimport asyncio\nprint('go', flush=True)\nawait asyncio.sleep(2)",
+                     "%ecolyze_auto on",
+                     "import asyncio\nprint('go', flush=True)\nawait asyncio.sleep(2)"):
+            if "auto" in code:
+                assert k.run(code)[0]["status"] == "ok"
+                continue
+            mid = k.start(code)
+            k.wait_for_stream(mid, "go")
+            time.sleep(0.3)
+            k.interrupt()
+            k.wait_idle(mid)
+            enames.append(k.reply(mid).get("ename"))
+        assert k.run("%ecolyze_auto off")[0]["status"] == "ok"
+        assert enames[1:] == enames[:1] * 2  # the same error as without the magic
+        _, msgs = k.run("import eco_magic; print(sorted((r.label, r.status) for r in eco_magic.ledger()))")
+        text = "".join(m["content"].get("text", "") for m in msgs if m["msg_type"] == "stream")
+        assert "('rep', 'interrupted')" in text and "'error'" not in text, text
+        assert "'interrupted')" in text.replace("('rep', 'interrupted')", ""), text  # the auto-mode row
+    finally:
+        k.shutdown()
+
+
+# -------------------------------------------------------------------- measure() as a decorator, async and generators
+def test_decorated_async_function_is_measured_while_it_is_awaited():
+    """@measure on an `async def` measured the creation of the coroutine (well under a millisecond), not its run."""
+    @eco_magic.measure(label="async", ledger=False)
+    async def work():
+        await asyncio.sleep(0.2)
+        return 5
+
+    assert asyncio.run(work()) == 5
+    assert work.last_result is not None and work.last_result.duration_s >= 0.2
+    assert eco_threads() == []
+
+
+def test_decorated_async_function_that_raises_is_recorded_and_raises():
+    @eco_magic.measure(label="async-bad", ledger=False)
+    async def bad():
+        await asyncio.sleep(0)
+        raise KeyError("k")
+
+    with pytest.raises(KeyError):
+        asyncio.run(bad())
+    assert bad.last_result is None  # the failed call's result is on the measurement, not the latest good one
+
+
+@pytest.mark.parametrize("kind", ["generator", "async generator"])
+def test_decorating_a_generator_function_is_refused(kind):
+    """@measure on a generator function measured only the creation of the generator: the work, done while the
+    caller iterates, was never measured, and an abandoned generator would have left a sampler running."""
+    def gen():
+        yield 1
+
+    async def agen():
+        yield 1
+
+    with pytest.raises(TypeError, match="generator function"):
+        eco_magic.measure(label="g", ledger=False)(gen if kind == "generator" else agen)
+
+
+# ----------------------------------------------------------------------------------- booleans are not counts
+@pytest.mark.parametrize("call", [lambda: eco_magic.repeat(lambda: None, runs=True, ledger=False),
+                                  lambda: eco_magic.repeat(lambda: None, runs=2, warmup=True, ledger=False),
+                                  lambda: eco_magic.measure(items=True),
+                                  lambda: eco_magic.measure(rate_hz=True),
+                                  lambda: eco_magic.measure(pue=True)])
+def test_booleans_are_refused_where_a_number_is_expected(call):
+    """`repeat(runs=True)` ran once (float(True) is 1.0) while `runs=False` was refused."""
+    with pytest.raises(ValueError, match="True"):
+        call()
+
+
+# --------------------------------------------------------------------- live carbon: a server that trickles
+class Trickle:
+    """A loopback HTTP server that answers one byte every ``every_s`` for as long as it runs."""
+
+    def __init__(self, part: str, every_s: float = 0.1) -> None:
+        self.part, self.every_s = part, every_s
+        self.stop = threading.Event()
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.srv.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.srv.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn) -> None:
+        try:
+            conn.recv(65536)
+            if self.part == "body":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+            while not self.stop.is_set():
+                conn.sendall(b" " if self.part == "body" else b"X")
+                time.sleep(self.every_s)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.srv.close()
+        self.thread.join(5)
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_live_lookup_against_a_trickling_server_stays_within_its_budget(tmp_path, part):
+    """Each socket read had a timeout but the request had none: a server that sends a byte every 100 ms kept the
+    cell waiting for as long as it kept sending (100 s observed), against the documented 4 s per request."""
+    from eco_magic import live_carbon as lc
+    from eco_magic.regions import lookup
+
+    server = Trickle(part)
+    out: list = []
+    env = {"ELECTRICITYMAPS_TOKEN": "a-long-test-token", "ECO_MAGIC_ELECTRICITYMAPS_URL": server.url}
+    config = lc.LiveConfig(timeout_s=0.5, budget_s=1.0, cache_dir=tmp_path)
+    now = time.time()
+    import datetime as dt
+
+    start = dt.datetime.fromtimestamp(now - 60, dt.timezone.utc)
+    asker = threading.Thread(target=lambda: out.append(lc.intensity_for(
+        lookup("FR"), start, start + dt.timedelta(seconds=1), "electricitymaps", env, config=config, now=now)))
+    try:
+        asker.start()
+        asker.join(30)   # a bounded lookup ends in about a second; the unbounded one ran until the server stopped
+        finished = not asker.is_alive()
+    finally:
+        server.close()
+        asker.join(10)
+    assert finished, "the live lookup was still waiting on a server that trickles its answer"
+    live = out[0]
+    assert not live.ok and "no answer from Electricity Maps within 0.5 s" in live.notes[-1]
+    assert not [t for t in threading.enumerate() if t.name == "eco_magic-live-deadline"]
+
+
+# --------------------------------------------------------------------------------- the planner's extremes
+def test_plan_that_overflows_is_refused_not_shown_as_infinite(ip):
+    """`--achieved-tflops 1e-300` (every input within its range) gave "inf years", "inf GWh", "inf kt"."""
+    with pytest.raises(ValueError, match="beyond what a number can hold"):
+        eco_magic.plan(params=7e9, tokens=1e12, device="A100", achieved_tflops=1e-300)
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("ecoplan", "--params 7B --tokens 1T --device A100 --achieved-tflops 1e-300")
+    assert "beyond what a number can hold" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_plan_card_shows_extreme_figures_in_scientific_notation(ip):
+    """`--days 1e-300` printed a 306-digit throughput and a 300-character "0.000…" duration."""
+    with capture_output() as cap:
+        ip.run_line_magic("ecoplan", "--params 7B --tokens 1T --device A100 --days 1e-300")
+    text = cap.outputs[0].data["text/plain"]
+    assert "e+305 TFLOP/s" in text and "8.64e-296 s" in text
+    assert max(len(word) for word in text.split()) < 60, text
