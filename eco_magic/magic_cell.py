@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -249,7 +250,7 @@ class Transformer:
                 edits.append((value, call))
         if not edits:
             return lines
-        return _splice(cell, edits).splitlines(keepends=True)
+        return _lines(_splice(cell, edits))
 
 
 #: blocks whose statements run in the enclosing scope (``cases``: ``match``; ``handlers``: ``except``)
@@ -270,10 +271,16 @@ def _awaitable_statements(body: list):
                 yield from _awaitable_statements([s for s in inner if isinstance(s, ast.AST)])
 
 
+def _lines(text: str) -> list[str]:
+    """``text`` split after each newline as Python's parser counts them (``\\r\\n``, ``\\r``, ``\\n``): not
+    ``str.splitlines``, which also splits at U+2028, form feeds and other separators a string literal may hold."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+
+
 def _splice(cell: str, edits: list) -> str:
     """Replace each node's source text in ``cell`` by its new text (nodes from ``ast.parse(cell)``)."""
     starts = [0]
-    for line in cell.splitlines(keepends=True):
+    for line in _lines(cell):
         starts.append(starts[-1] + len(line.encode("utf-8")))
     raw = cell.encode("utf-8")
     out, pos = [], 0

@@ -66,6 +66,23 @@ def test_await_in_a_plain_def_is_still_the_syntax_error_it_is_without_the_magic(
     assert isinstance(res.error_in_exec or res.error_before_exec, SyntaxError)
 
 
+@pytest.mark.parametrize("sep", ["\u2028", "\x1c", "\x85", "\x0b", "\x0c"])
+@pytest.mark.parametrize("form", ["line", "cell"])
+def test_await_cell_with_a_line_separator_inside_a_string_literal(ip, sep, form):
+    """The rewrite of an awaiting magic call located it with `str.splitlines`, which also splits at U+2028, form
+    feeds and other separators a string literal may hold: the cell was spliced at the wrong place and failed with
+    a SyntaxError it does not have."""
+    ip.run_cell("import asyncio")
+    body = f's = "a{sep}b"\nt = await asyncio.sleep(0, result=len(s))\nt'
+    code = (f'%%ecolyze -q -l sep\n{body}' if form == "cell" else
+            f's = "a{sep}b"\nt = %ecolyze -q -l sep await asyncio.sleep(0, result=len(s))\nt')
+    assert ip.run_cell(body).result == 3
+    with capture_output():
+        res = ip.run_cell(code)
+    assert res.success, res.error_before_exec or res.error_in_exec
+    assert res.result == 3 and labels() == [("sep", "ok")]
+
+
 # --------------------------------------------------------------------- Ctrl-C in a cell awaiting in a kernel
 @pytest.mark.slow
 def test_interrupting_an_awaiting_cell_is_recorded_as_interrupted(tmp_path):
@@ -238,3 +255,25 @@ def test_plan_card_shows_extreme_figures_in_scientific_notation(ip):
     text = cap.outputs[0].data["text/plain"]
     assert "e+305 TFLOP/s" in text and "8.64e-296 s" in text
     assert max(len(word) for word in text.split()) < 60, text
+
+
+# ------------------------------------------------------------------------------ comparisons with a zero mean
+def test_compare_against_a_group_that_read_zero_says_which_is_higher(ip):
+    """A group whose runs all read 0 J (a short cell under a coarse counter) made every comparison with it "no
+    detectable difference", even against a group at 100 J whose whole interval lies far above what the sensors
+    resolve."""
+    from helpers import make_result
+
+    led = eco_magic.ledger()
+    for i in range(3):
+        led.append(make_result("idle", energy_j=0.0, energy_resolution_j=0.01))
+        led.append(make_result("busy", energy_j=100.0 + i, energy_resolution_j=0.01))
+        led.append(make_result("quiet", energy_j=0.0, energy_resolution_j=0.01))
+    with capture_output() as cap:
+        ip.run_line_magic("ecoledger", "compare --static --baseline idle")
+    text = cap.outputs[0].data["text/plain"]
+    assert "busy uses more energy than idle (idle's runs read 0" in text
+    assert "quiet: no detectable difference in energy from idle (both read 0" in text
+    c = led.compare(baseline="busy")  # the pandas view: the same verdicts the other way round
+    verdicts = dict(zip(c["group"], c["verdict"]))
+    assert verdicts["idle"] == "lower" and verdicts["quiet"] == "lower"
