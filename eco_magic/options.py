@@ -121,6 +121,19 @@ def items(text: str) -> int:
     return int(value)
 
 
+#: ``%ecolyze_idle SECONDS``: below 0.1 s the CPU-time estimates (10 ms ticks) and counters give no idle power,
+#: only noise; above 600 s the kernel would be blocked for longer than anyone waits on purpose
+MIN_IDLE_S, MAX_IDLE_S = 0.1, 600.0
+
+
+def idle_seconds(text: str) -> float:
+    value = positive_float("%ecolyze_idle SECONDS", text, MAX_IDLE_S)
+    if value < MIN_IDLE_S:
+        raise ValueError(f"%ecolyze_idle SECONDS must be at least {MIN_IDLE_S:g} (an idle power needs some idle "
+                         f"time to rest on), got {text!r}")
+    return value
+
+
 def project_daily(text: str) -> float:
     return positive_float("--project-daily (runs per day)", text, upper=1e12)
 

@@ -277,3 +277,13 @@ def test_compare_against_a_group_that_read_zero_says_which_is_higher(ip):
     c = led.compare(baseline="busy")  # the pandas view: the same verdicts the other way round
     verdicts = dict(zip(c["group"], c["verdict"]))
     assert verdicts["idle"] == "lower" and verdicts["quiet"] == "lower"
+
+
+# ------------------------------------------------------------------------------------ %ecolyze_idle's range
+@pytest.mark.parametrize("seconds", ["1e-300", "0.001", "0", "601", "nan"])
+def test_idle_measurement_outside_the_range_that_works_is_refused(ip, seconds):
+    """`%ecolyze_idle 1e-300` printed "idle baseline over 1e-300 s: cpu 3.74 W" and put that baseline under every
+    later card: no idle power can rest on so little time."""
+    with capture_output() as cap, pytest.raises(UsageError) as info:
+        ip.run_line_magic("ecolyze_idle", seconds)
+    assert "%ecolyze_idle SECONDS" in str(info.value) and "idle baseline over" not in cap.stdout
