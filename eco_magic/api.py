@@ -241,6 +241,7 @@ class measure:
         self._cluster = None
         self._tokens = None
         self._state = "new"
+        self._waits_interrupted: KeyboardInterrupt | None = None  # a Ctrl-C during the waits after the block
         self.result: "EcoResult | None" = None
 
     # --- the three forms -------------------------------------------------------------------------------------------
@@ -293,7 +294,7 @@ class measure:
         new.__dict__.update(self.__dict__)
         new._recorded, new._notes = {}, []
         new._sampler = new._cluster = new._tokens = None
-        new._state, new.result = "new", None
+        new._state, new.result, new._waits_interrupted = "new", None, None
         new.__dict__.update(changes)
         return new
 
@@ -412,6 +413,8 @@ class measure:
             print(f"eco_magic could not record this measurement ({describe_exception(bug)}); the code itself ran "
                   "as usual.", file=sys.stderr)
             self.result = None
+        if pending is None:
+            pending = self._waits_interrupted
         if pending is not None:
             raise pending
         return self.result
@@ -456,8 +459,12 @@ class measure:
         if self.live_carbon:  # opt-in only: the default path opens no socket
             from . import live_carbon
 
-            live = live_carbon.for_cell(self.region, measurement.started_at, measurement.duration_s,
-                                        self.live_carbon, zone=self.live_carbon_zone)
+            try:  # up to 8 s of waiting after the block: a Ctrl-C then cuts the wait, not the record
+                live = live_carbon.for_cell(self.region, measurement.started_at, measurement.duration_s,
+                                            self.live_carbon, zone=self.live_carbon_zone)
+            except KeyboardInterrupt as kbd:
+                self._waits_interrupted = kbd
+                notes.append("live carbon intensity lookup interrupted (Ctrl-C): the annual figure was used")
         result = build_result(measurement, self.region, self.settings, status=status, error=error, model=model,
                               idle_power_w=engine.idle_power_w(), notes=notes, cluster=cluster_measurement,
                               live=live, tokens=tokens)
@@ -474,7 +481,11 @@ class measure:
         if self.log_to:  # experiment trackers: a failure is a note on the result, never an exception
             from .integrations import log_result
 
-            logged = log_result(result, self.log_to)
+            try:
+                logged = log_result(result, self.log_to)
+            except KeyboardInterrupt as kbd:  # a slow tracker server: the row is still written
+                self._waits_interrupted = kbd
+                logged = ["not logged to the trackers: interrupted (Ctrl-C)"]
             if logged:
                 result = dataclasses.replace(result, notes=result.notes + tuple(logged))
         if self.ledger:

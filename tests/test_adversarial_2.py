@@ -118,6 +118,48 @@ def test_interrupting_an_awaiting_cell_is_recorded_as_interrupted(tmp_path):
         k.shutdown()
 
 
+@pytest.mark.slow
+def test_ctrl_c_while_waiting_for_the_live_provider_keeps_the_row(tmp_path):
+    """With live carbon on, a cell may wait up to 8 s after its code ended. A Ctrl-C then (the cell looks stuck)
+    lost the ledger row entirely: the interrupt escaped the recording, as none may."""
+    from fake_providers import FakeProviders, Route
+
+    with FakeProviders() as fake:
+        fake.routes["/em/v3/carbon-intensity/history"] = Route({"zone": "FR", "history": []}, delay_s=30)
+        k = Kernel(tmp_path, ECO_MAGIC_CACHE_DIR=str(tmp_path / "cache"), **fake.env())
+        try:
+            for line in [*setup_lines(tmp_path / "ledger.sqlite"), "%config EcoMagics.live_carbon = 'em'"]:
+                assert k.run(line)[0]["status"] == "ok"
+            mid = k.start("%%ecolyze -q -l live\nprint('ran', flush=True)\n41 + 1")
+            k.wait_for_stream(mid, "ran")
+            deadline = time.monotonic() + 20
+            while not fake.requests and time.monotonic() < deadline:  # the lookup is under way
+                time.sleep(0.05)
+            k.interrupt()
+            k.wait_idle(mid)
+            assert k.reply(mid)["ename"] == "KeyboardInterrupt"  # the interrupt is not swallowed: Run All stops
+            _, msgs = k.run("import eco_magic; print([(r.label, r.status, r.notes) for r in eco_magic.ledger()])")
+            text = "".join(m["content"].get("text", "") for m in msgs if m["msg_type"] == "stream")
+            assert "('live', 'ok', ('live carbon intensity lookup interrupted (Ctrl-C)" in text, text
+        finally:
+            k.shutdown()
+
+
+def test_ctrl_c_while_logging_to_a_tracker_keeps_the_row():
+    """A tracker's server may be slow; a Ctrl-C while the result was being logged lost the ledger row."""
+    class SlowWriter:  # a TensorBoard-like writer (anything with add_scalar) that is interrupted mid-call
+        def add_scalar(self, *args, **kwargs):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        with eco_magic.measure(label="tracked", log_to=[SlowWriter()]):
+            pass
+    rows = [r for r in eco_magic.ledger() if r.label == "tracked"]
+    assert len(rows) == 1 and rows[0].status == "ok"
+    assert "not logged to the trackers: interrupted (Ctrl-C)" in rows[0].notes
+    assert eco_threads() == []
+
+
 # -------------------------------------------------------------------- measure() as a decorator, async and generators
 def test_decorated_async_function_is_measured_while_it_is_awaited():
     """@measure on an `async def` measured the creation of the coroutine (well under a millisecond), not its run."""
