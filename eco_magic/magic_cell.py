@@ -217,7 +217,7 @@ class Transformer:
         except SyntaxError:
             return lines
         edits = []
-        for stmt in _awaitable_statements(tree.body):
+        for stmt, in_async_def in _awaitable_statements(tree.body):
             value = getattr(stmt, "value", None)
             found = _magic_call(value)
             if found is None:
@@ -242,7 +242,7 @@ class Transformer:
                     continue
             else:
                 continue
-            if getattr(self.shell, "autoawait", False) and _is_coroutine_code(compiled):
+            if (in_async_def or getattr(self.shell, "autoawait", False)) and _is_coroutine_code(compiled):
                 line, body = (opts, code) if kind == "cell" else (args[0], None)
                 scope = "" if kind == "cell" else ", locals()"  # the line form sees an async def's locals
                 call = (f"(await __import__('eco_magic.magic_cell', fromlist=['_']).run_magic_async("
@@ -257,18 +257,20 @@ class Transformer:
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
-def _awaitable_statements(body: list):
-    """Every statement where ``await`` may stand: the cell's top-level scope, its ``for``/``while``/``if``/``with``/
-    ``try``/``match`` blocks included (``for x in xs:\n    %ecolyze await f(x)``), and the body of an ``async def``;
-    not the body of a plain ``def``, a ``class`` or a lambda."""
+def _awaitable_statements(body: list, in_async_def: bool = False):
+    """``(statement, in_async_def)`` for every statement where ``await`` may stand: the cell's top-level scope
+    (with ``%autoawait``), its ``for``/``while``/``if``/``with``/``try``/``match`` blocks included (``for x in xs:\\n
+    %ecolyze await f(x)``), and the body of an ``async def``; not the body of a plain ``def``, a ``class`` or a
+    lambda."""
     for stmt in body:
-        yield stmt
+        yield stmt, in_async_def
         if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
             continue
+        inner_async = in_async_def or isinstance(stmt, ast.AsyncFunctionDef)
         for name in _BLOCK_FIELDS:
             inner = getattr(stmt, name, None)
             if isinstance(inner, list):  # statements, or except handlers / match cases holding statements
-                yield from _awaitable_statements([s for s in inner if isinstance(s, ast.AST)])
+                yield from _awaitable_statements([s for s in inner if isinstance(s, ast.AST)], inner_async)
 
 
 def _lines(text: str) -> list[str]:

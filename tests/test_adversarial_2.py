@@ -57,6 +57,19 @@ def test_await_in_the_line_form_inside_a_block_runs_as_without_the_magic(ip, blo
     assert labels() == [("b", "ok")] * rows
 
 
+def test_await_in_the_line_form_inside_an_async_def_with_autoawait_off(ip):
+    ip.run_cell("import asyncio")
+    ip.autoawait = False
+    try:
+        with capture_output():
+            res = ip.run_cell("async def f(x):\n    v = %ecolyze -q -l ad await asyncio.sleep(0, result=2 * x)\n"
+                              "    return v\nasyncio.run(f(21))")
+    finally:
+        ip.autoawait = True
+    assert res.success, res.error_in_exec or res.error_before_exec
+    assert res.result == 42 and labels() == [("ad", "ok")]
+
+
 def test_await_in_a_plain_def_is_still_the_syntax_error_it_is_without_the_magic(ip):
     ip.run_cell("import asyncio")
     plain = ip.run_cell("def h():\n    await asyncio.sleep(0)")
