@@ -11,7 +11,7 @@ import os
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .display.compare import plural
 from .session_ledger import Ledger, current_ledger
@@ -80,8 +80,10 @@ class LedgerMagics(Magics):
 
     # --- parsing ----------------------------------------------------------------------------------------------
     def _parse(self, line: str):
-        try:
-            return parse_argstring(self.ecoledger, line)
+        from .options import split_args
+
+        try:  # not parse_argstring: it keeps the quotes of "a b.csv" or --baseline 'fp 32'
+            return self.ecoledger.parser.parse_args(split_args(line))
         except UsageError as exc:
             raise UsageError(f"{exc}; {USAGE}") from None
         except (ValueError, SystemExit) as exc:  # shlex errors (unbalanced quotes), argparse exits

@@ -9,6 +9,7 @@ import difflib
 import keyword
 import math
 import re
+import shlex
 
 #: fixed sampling rates that work: below 0.01 Hz a tick interval (100 s) outgrows any cell worth a fixed rate and
 #: the thread-join timeouts derived from it overflow; above 100 Hz the sensors cannot follow
@@ -151,6 +152,16 @@ def identifier(what: str, text: str) -> str:
     if (name.startswith("__") and name.endswith("__")) or name in PROTECTED_NAMES:
         raise ValueError(f"{what} {name!r} would overwrite a name the notebook needs; choose another name")
     return name
+
+
+def split_args(line: str) -> list[str]:
+    """A magic's line as arguments, as IPython splits it (shell-like, backslashes kept: ``C:\\data\\runs.csv``) but
+    with the quotes around a value removed as a shell removes them: ``export "a b.csv"``, ``--baseline 'fp 32'``.
+    ``ValueError`` for an unbalanced quote."""
+    lex = shlex.shlex(line, posix=False)
+    lex.whitespace_split = True
+    lex.commenters = ""
+    return [unquote(token) for token in lex]
 
 
 def unquote(text: str | None) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import options as opt
 from . import plan_options as po
@@ -95,7 +95,7 @@ class PlanMagics(Magics):
 
     def _parse(self, line: str):
         try:
-            return parse_argstring(self.ecoplan, line)
+            return self.ecoplan.parser.parse_args(opt.split_args(line))  # quotes removed: --phase 'inference'
         except UsageError as exc:
             raise UsageError(f"{exc}; {EXAMPLE}") from None
         except (ValueError, SystemExit) as exc:  # shlex errors (unbalanced quotes), argparse exits

@@ -342,3 +342,25 @@ def test_idle_measurement_outside_the_range_that_works_is_refused(ip, seconds):
     with capture_output() as cap, pytest.raises(UsageError) as info:
         ip.run_line_magic("ecolyze_idle", seconds)
     assert "%ecolyze_idle SECONDS" in str(info.value) and "idle baseline over" not in cap.stdout
+
+
+# ---------------------------------------------------------------------------------- quoted option values
+def test_quoted_values_in_ecoledger_and_ecoplan_lose_their_quotes(ip, tmp_path, monkeypatch):
+    """`-l "int8 dynamic"` makes a label with a space, but `%ecoledger compare --baseline "int8 dynamic"` looked for
+    a group named with the quotes, `export "a b.csv"` (issue 13, item 11) could not tell the format of '"a b.csv"',
+    and `%ecoplan --phase 'inference'` was an invalid choice: IPython splits a magic line keeping the quotes."""
+    monkeypatch.chdir(tmp_path)
+    with capture_output():
+        ip.run_cell('%%ecolyze -q -l "int8 dynamic" --repeat 2 --record acc\nacc = 0.5')
+        ip.run_cell("%%ecolyze -q -l 'fp 32' --repeat 2 --record acc\nacc = 0.6")
+    assert [r.label for r in eco_magic.ledger()] == ["int8 dynamic"] * 2 + ["fp 32"] * 2
+    with capture_output() as cap:
+        ip.run_line_magic("ecoledger", "compare --static --baseline \"int8 dynamic\" --quality 'acc' --metric 'co2'")
+        ip.run_line_magic("ecoledger", 'export "a b.csv"')
+        ip.run_line_magic("ecoplan", "--params '7B' --tokens 1T --device 'A100' --phase 'inference'")
+    assert "CO₂e by label" in cap.outputs[0].data["text/plain"]
+    assert "baseline int8 dynamic" in cap.outputs[0].data["text/plain"]
+    assert (tmp_path / "a b.csv").read_text().count("\n") == 5
+    assert "inference" in cap.outputs[1].data["text/plain"]
+    with pytest.raises(UsageError, match="could not read"):
+        ip.run_line_magic("ecoledger", 'export "unbalanced.csv')
