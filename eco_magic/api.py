@@ -432,7 +432,15 @@ class measure:
                 if note:
                     self._notes.append(note)
             elif self.model is not None:
-                info = models.describe(self.model)
+                from .frameworks.base import Budget, DetectionTimeout
+                from .frameworks.detect import EXPLICIT_BUDGET_S
+
+                try:  # bounded as --model is: model= may be a huge container passed by mistake
+                    info = models.describe(self.model, budget=Budget(EXPLICIT_BUDGET_S))
+                except DetectionTimeout:
+                    self._notes.append(f"model: counting the parameters of a {type(self.model).__name__} took more "
+                                       f"than {EXPLICIT_BUDGET_S:g} s; give params= and precision= for ESS")
+                    return None, None
                 if info is None:
                     self._notes.append(f"model: a {type(self.model).__name__} is not a model eco_magic can count; "
                                        "give params= and precision=")

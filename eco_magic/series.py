@@ -98,6 +98,12 @@ def repeat(fn: Callable[[], Any], *, runs: int, warmup: int = 0, **options: Any)
     every run is also its own ledger row). An exception from ``fn`` ends the series and propagates after the run
     was recorded. Like ``%%ecolyze --repeat N --warmup K``.
     """
+    import inspect
+
+    if inspect.iscoroutinefunction(fn):  # fn() would only create the coroutine: nothing would be measured
+        raise TypeError("repeat() calls fn() and measures the call; an async function only returns a coroutine "
+                        "then: pass lambda: asyncio.run(fn()), or measure the awaited call with `with "
+                        "eco_magic.measure():` inside your event loop")
     runs, warmup = opt.count("runs", runs, 1), opt.count("warmup", warmup, 0)
     proto = measure(**options)
     out = drive(series(lambda i, g: proto._fresh(group=g, run_index=i), runs=runs, warmup=warmup), fn)

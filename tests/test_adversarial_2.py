@@ -364,3 +364,31 @@ def test_quoted_values_in_ecoledger_and_ecoplan_lose_their_quotes(ip, tmp_path, 
     assert "inference" in cap.outputs[1].data["text/plain"]
     with pytest.raises(UsageError, match="could not read"):
         ip.run_line_magic("ecoledger", 'export "unbalanced.csv')
+
+
+# --------------------------------------------------------------------------------- the Python API's bounds
+def test_model_given_to_measure_is_counted_within_the_same_budget_as_model_var(monkeypatch):
+    """`measure(model=x)` counted with no time limit: a list of 3 M arrays passed by mistake held the end of the
+    block for 15 s. `--model VAR` already stops after EXPLICIT_BUDGET_S (10 s); the API now does too."""
+    import itertools
+
+    import numpy as np
+
+    from eco_magic.frameworks.base import Budget
+
+    ticks = itertools.count()
+    monkeypatch.setattr(Budget, "clock", staticmethod(lambda: float(next(ticks))))  # one second per look
+    with eco_magic.measure(label="m", model=[np.zeros(3) for _ in range(5000)], ledger=False) as m:
+        pass
+    assert m.result is not None and m.result.effective_params_m is None
+    assert any("took more than 10 s; give params= and precision=" in n for n in m.result.notes)
+
+
+def test_repeat_refuses_an_async_function():
+    """`eco_magic.repeat(async_fn, runs=3)` measured three coroutine creations (~ms) and left "coroutine was
+    never awaited" warnings."""
+    async def f():
+        await asyncio.sleep(0.1)
+
+    with pytest.raises(TypeError, match="async function"):
+        eco_magic.repeat(f, runs=3, ledger=False)
