@@ -392,3 +392,19 @@ def test_repeat_refuses_an_async_function():
 
     with pytest.raises(TypeError, match="async function"):
         eco_magic.repeat(f, runs=3, ledger=False)
+
+
+# ---------------------------------------------------------------------------- a series that ends in a failure
+def test_summary_of_a_series_that_ends_in_an_error_leaves_the_partial_run_out_of_the_means(ip):
+    """`--repeat 3` whose run 2 is interrupted: the card's mean and interval mixed the completed run with the
+    partial one (the interrupted run's energy stops mid-way), while `%ecoledger compare` leaves it out."""
+    ip.user_ns["n"] = 0
+    with capture_output():
+        res = ip.run_cell("%%ecolyze -q -l ki --repeat 3 --var s\nn += 1\nsum(range(200_000))\n"
+                          "if n == 2:\n    raise KeyboardInterrupt")
+    assert isinstance(res.error_in_exec, KeyboardInterrupt)
+    rows = list(eco_magic.ledger())
+    assert [(r.run_index, r.status) for r in rows] == [(1, "ok"), (2, "interrupted")]  # both rows kept
+    s = ip.user_ns["s"]
+    assert s.status == "interrupted" and s.runs == 1 and s.energy_j == rows[0].energy_j
+    assert any("run 2 interrupted (KeyboardInterrupt): left out of the means" in n for n in s.notes)
