@@ -151,6 +151,15 @@ def number_value(value: Any) -> float | None:
     return out if out == out and out not in (float("inf"), float("-inf")) else None
 
 
+def _short(value: Any) -> str:
+    """A number for a note, however long its digits (``10**400``): at most 24 characters."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001
+        return "?"
+    return text if len(text) <= 24 else f"{text[:10]}…({len(text)} characters)"
+
+
 class measure:
     """Measure the energy, CO₂e, water, thermal state and ESS of a block, a function call, or a start/stop span.
 
@@ -363,7 +372,9 @@ class measure:
         for name, value in values.items():
             number = number_value(value)
             if number is None:
-                reason = f"not a number ({type(value).__name__})"
+                numeric = isinstance(value, numbers.Number) and not isinstance(value, bool)
+                reason = (f"not a finite real number ({type(value).__name__} {_short(value)})" if numeric else
+                          f"not a number ({type(value).__name__})")
                 skipped[name] = reason
                 self._notes.append(f"recorded {name!r} left out: {reason}")
             else:

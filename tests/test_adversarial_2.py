@@ -408,3 +408,15 @@ def test_summary_of_a_series_that_ends_in_an_error_leaves_the_partial_run_out_of
     s = ip.user_ns["s"]
     assert s.status == "interrupted" and s.runs == 1 and s.energy_j == rows[0].energy_j
     assert any("run 2 interrupted (KeyboardInterrupt): left out of the means" in n for n in s.notes)
+
+
+def test_record_says_why_a_number_is_left_out(ip):
+    """`--record big` with big = 10**400 was left out as "not a number (int)": it is a number, just not one a
+    float holds."""
+    with capture_output():
+        ip.run_cell("%%ecolyze -q -l h --record big,inf,cx,s\nbig = 10**400\ninf = float('inf')\ncx = 1j\ns = 'x'")
+    notes = eco_magic.ledger()[-1].notes
+    assert "recorded 'big' left out: not a finite real number (int 1000000000…(401 characters))" in notes
+    assert "recorded 'inf' left out: not a finite real number (float inf)" in notes
+    assert "recorded 'cx' left out: not a finite real number (complex 1j)" in notes
+    assert "recorded 's' left out: not a number (str)" in notes
