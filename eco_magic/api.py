@@ -115,7 +115,18 @@ def describe_exception(exc: BaseException) -> str:
         text = str(exc)
     except BaseException:  # noqa: BLE001 - a hostile __str__ (even one raising KeyboardInterrupt)
         return f"{name}: <message unavailable: its __str__ raised>"
+    text = storable(text)
     return f"{name}: {text}" if text else name
+
+
+def storable(text: str) -> str:
+    """``text`` as UTF-8 can hold it: lone surrogates (bytes decoded with ``surrogateescape``, e.g. a file name
+    or a subprocess's output) become ``\\udce9``, so the ledger, the card and the exports can write it."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _status(exc: BaseException | None) -> tuple[str, str | None]:
@@ -199,6 +210,7 @@ class measure:
         origins = dict(_origins or {})
         if not isinstance(label, str):
             raise ValueError(f"label must be a string, got {type(label).__name__}")
+        label = storable(label)
         pue_value, pue_origin = d.pue, d.pue_origin
         if pue is not None:
             pue_value, pue_origin = opt.pue(pue), origins.get("pue", "pue=")
