@@ -34,6 +34,8 @@ BENCHMARKS = (
     ("short", "benchmarks.bench_short", "5. Short cells"),
     ("scale", "benchmarks.bench_scale", "6. Scale"),
     ("gpu", "benchmarks.gpu_validate", "7. GPU validation"),
+    ("sampler", "benchmarks.bench_sampler", "8. Sampler tick, achieved rate and first result"),
+    ("kernel", "benchmarks.bench_kernel", "9. Real kernel through nbclient"),
 )
 RESULTS = BENCH / "RESULTS.md"
 TIMEOUT_S = 1200

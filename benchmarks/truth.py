@@ -5,8 +5,9 @@ the cell started; negative t is before the cell). :class:`Rig` puts profiles beh
 eco_magic reads, using the test fakes:
 
 * ``tests/fake_nvml.py`` patches the real ``pynvml`` module. GPU ``gpu:0`` has the total-energy counter, which
-  here only changes at discrete *update instants* (NVML updates it about every 100 ms, measurement.md §1.3):
-  a read at t returns the exact energy at the last update before t, in whole mJ. ``gpu:1`` has no counter and
+  here only changes at discrete *update instants* (NVML updates it about every 100 ms, measurement.md §1.3;
+  :class:`UpdateGrid` adds per-update jitter): a read at t returns the exact energy at the last update before t,
+  in whole mJ. ``gpu:1`` has no counter and
   reports instant power (eco_magic integrates it: method ``integrated``); ``gpu:2`` reports only the 1-s
   average power field, as Ampere-and-newer boards do for ``nvmlDeviceGetPowerUsage``.
 * ``tests/fake_powercap.py`` builds a powercap tree; its ``energy_uj`` file is rewritten just before each read
@@ -21,7 +22,6 @@ import bisect
 import math
 import random
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -172,22 +172,34 @@ def cpu_profile(gpu: Profile) -> Profile:
 # ----------------------------------------------------------------------------------------------- counters
 
 
-@dataclass(frozen=True)
 class UpdateGrid:
-    """Instants at which a hardware counter updates: ``phase + k × period``."""
+    """Instants at which a hardware counter updates: from ``phase``, every ``period`` × U(1 − jitter, 1 + jitter).
 
-    period_s: float
-    phase_s: float
+    ``jitter`` = 0 gives the regular grid ``phase + k × period``. Real NVML updates come about every 100 ms with
+    some jitter from one update to the next; boards also differ in their mean period (:meth:`random`).
+    """
+
+    def __init__(self, period_s: float, phase_s: float, jitter: float = 0.0, seed: int = 0) -> None:
+        self.period_s, self.phase_s, self.jitter = float(period_s), float(phase_s), float(jitter)
+        self._rng = random.Random(seed)
+        self._instants = [self.phase_s - self.period_s, self.phase_s]  # one before t = 0, for reads at t < phase
 
     @classmethod
-    def random(cls, rng: random.Random, nominal_s: float, jitter: float = 0.1) -> "UpdateGrid":
-        """Period ``nominal × U(1 − jitter, 1 + jitter)`` (real boards differ), phase uniform in one period."""
+    def random(cls, rng: random.Random, nominal_s: float, jitter: float = 0.1,
+               per_update_jitter: float = 0.0) -> "UpdateGrid":
+        """Mean period ``nominal × U(1 − jitter, 1 + jitter)`` (real boards differ), phase uniform in one period,
+        and each interval ``× U(1 − per_update_jitter, 1 + per_update_jitter)``."""
         period = nominal_s * rng.uniform(1.0 - jitter, 1.0 + jitter)
-        return cls(period, rng.uniform(0.0, period))
+        return cls(period, rng.uniform(0.0, period), per_update_jitter, rng.randrange(2**31))
 
     def last(self, t: float) -> float:
         """The last update instant at or before ``t``."""
-        return self.phase_s + self.period_s * math.floor((t - self.phase_s) / self.period_s)
+        if self.jitter == 0.0:
+            return self.phase_s + self.period_s * math.floor((t - self.phase_s) / self.period_s)
+        while self._instants[-1] <= t:
+            step = self.period_s * self._rng.uniform(1.0 - self.jitter, 1.0 + self.jitter)
+            self._instants.append(self._instants[-1] + step)
+        return self._instants[bisect.bisect_right(self._instants, t) - 1]
 
 
 # -------------------------------------------------------------------------------------------------- clocks
@@ -207,6 +219,10 @@ class SimClock:
     def run_for(self, seconds: float) -> None:
         self.end = self.t + seconds
         self.done.clear()
+
+    def sleep(self, seconds: float) -> None:
+        """Time passing after the cell (the sampler's polls for the counter's next update)."""
+        self.t += seconds
 
     def wait(self, event: threading.Event, timeout: float) -> bool:
         if event.is_set():
@@ -271,6 +287,10 @@ class Rig:
             else:
                 raise ValueError(kind)
         fake = install(self.patcher, devices, clock=self.clock)
+        from eco_magic.sensors import nvidia
+
+        # the counter below moves only at the grid's update instants, like NVML's: the sampler aligns to them
+        self.patcher.setattr(nvidia, "COUNTER_UPDATE_S", max(self.gpu_grid.period_s, 0.1))
         fake._integrate = lambda gpu: None  # energy comes from the profile's exact integral instead
         self.fake = fake
         profile, grid = self.gpu, self.gpu_grid
@@ -343,14 +363,23 @@ class _Powercap:
         self.file.write_text(f"{int(value) % self.max_uj}\n")
 
 
-def simulate(sensors: Sequence, clock: SimClock, duration_s: float, rate_hz: float | None):
-    """Run eco_magic's :class:`~eco_magic.sampler.Sampler` over a simulated cell; returns its Measurement."""
+def simulate(sensors: Sequence, clock: SimClock, duration_s: float, rate_hz: float | None, *,
+             align_edges: bool = True, extra: dict | None = None):
+    """Run eco_magic's :class:`~eco_magic.sampler.Sampler` over a simulated cell; returns its Measurement.
+
+    ``align_edges=False`` gives the plain counter delta (the method before counter alignment); ``extra``, when
+    given, receives ``edge_wait_s``: the simulated seconds ``stop()`` added after the cell.
+    """
     from eco_magic.sampler import Sampler
 
     clock.run_for(duration_s)
-    sampler = Sampler(sensors, rate_hz=rate_hz, clock=clock, wait=clock.wait)
+    sampler = Sampler(sensors, rate_hz=rate_hz, clock=clock, wait=clock.wait, sleep=clock.sleep,
+                      align_edges=align_edges)
     sampler.start()
     if not clock.done.wait(600):
         sampler.stop()
         raise RuntimeError("simulated cell did not finish")
-    return sampler.stop()
+    m = sampler.stop()
+    if extra is not None:
+        extra["edge_wait_s"] = sampler.edge_wait_s
+    return m

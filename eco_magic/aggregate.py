@@ -90,8 +90,10 @@ def aggregate(results: Sequence[EcoResult]) -> EcoResult:
             changes.update({name: None if name == "ess" else _mean(values), f"{name}_std": None, f"{name}_ci": None})
             continue
         s = summarize(values)
-        changes.update({name: s.mean, f"{name}_std": s.std,
-                        f"{name}_ci": None if s.ci_low is None else (s.ci_low, s.ci_high)})
+        # these figures cannot be negative: a t interval reaching below 0 (few, spread-out runs) is cut at 0,
+        # which keeps its coverage at least 95 %
+        ci = None if s.ci_low is None else (max(s.ci_low, 0.0), s.ci_high)
+        changes.update({name: s.mean, f"{name}_std": s.std, f"{name}_ci": ci})
     for name in MEAN_FIELDS:
         changes[name] = _mean([getattr(r, name) for r in results])
     if changes["energy_j"] is None:  # cannot happen for results of one measuring path; keep the type honest

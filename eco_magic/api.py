@@ -23,13 +23,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import numbers
-import os
 import sys
-import threading
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from . import options as opt
+from .defaults import Defaults, attach, current_defaults, current_engine, detach, plain_python_ledger
+from .user_values import describe_exception, number_value, status_of, storable
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -38,128 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["Defaults", "measure", "attach", "detach", "describe_exception"]
 
 
-@dataclass(frozen=True)
-class Defaults:
-    """Settings that apply when a measurement does not give its own (``%config EcoMagics.…`` in a notebook)."""
-
-    region: str | None = None
-    pue: float | None = None
-    pue_origin: str = "default"
-    carbon_intensity_g_per_kwh: float | None = None
-    ci_origin: str = "default"
-    water_model: str = "paper"
-    rate_hz: float | None = None
-    gpu_temp_max_c: float = 80.0
-    cpu_temp_max_c: float = 85.0
-    dask: str = "auto"
-    dask_hosts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    log_to: tuple[str, ...] = ()
-    live_carbon: str | None = None
-    live_carbon_zone: str | None = None
-
-
-_lock = threading.Lock()
-_engine: "Engine | None" = None          # the magic's engine while the extension is loaded
-_own_engine: "Engine | None" = None      # created on first use in plain Python
-_defaults: Callable[[], Defaults] | None = None
-_durability_said: set[str] = set()
-
-
-def attach(engine: "Engine", defaults: Callable[[], Defaults]) -> None:
-    """Let ``measure()`` use the magic's engine (sensors discovered once, shared idle baseline) and settings."""
-    global _engine, _defaults
-    with _lock:
-        _engine, _defaults = engine, defaults
-
-
-def detach(engine: "Engine") -> None:
-    global _engine, _defaults
-    with _lock:
-        if _engine is engine:
-            _engine, _defaults = None, None
-
-
-def current_engine() -> "Engine":
-    """The magic's engine when the extension is loaded, else one for this process (no idle baseline thread)."""
-    global _own_engine
-    with _lock:
-        if _engine is not None:
-            return _engine
-        if _own_engine is None:
-            from .engine import Engine
-
-            _own_engine = Engine(idle_duration_s=0.0)
-        return _own_engine
-
-
-def current_defaults() -> Defaults:
-    with _lock:
-        provider = _defaults
-    if provider is None:
-        return Defaults()
-    try:
-        return provider()
-    except Exception:  # noqa: BLE001 - a broken config must not stop a measurement; plain defaults then
-        return Defaults()
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``"ValueError: bad input"`` for the ledger, whatever the exception's ``__str__`` does (it may raise)."""
-    name = getattr(type(exc), "__name__", "Exception")
-    if isinstance(exc, SystemExit):
-        try:
-            return f"SystemExit({exc.code!r})"
-        except Exception:  # noqa: BLE001
-            return "SystemExit"
-    try:
-        text = str(exc)
-    except BaseException:  # noqa: BLE001 - a hostile __str__ (even one raising KeyboardInterrupt)
-        return f"{name}: <message unavailable: its __str__ raised>"
-    text = storable(text)
-    return f"{name}: {text}" if text else name
-
-
-def storable(text: str) -> str:
-    """``text`` as UTF-8 can hold it: lone surrogates (bytes decoded with ``surrogateescape``, e.g. a file name
-    or a subprocess's output) become ``\\udce9``, so the ledger, the card and the exports can write it."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _status(exc: BaseException | None) -> tuple[str, str | None]:
-    if exc is None:
-        return "ok", None
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted", "KeyboardInterrupt"
-    aio = sys.modules.get("asyncio")  # not imported: the exception cannot be asyncio's
-    if aio is not None and isinstance(exc, aio.CancelledError):  # Ctrl-C in a cell awaiting in the kernel's loop
-        return "interrupted", "CancelledError"
-    return "error", describe_exception(exc)
-
-
-def number_value(value: Any) -> float | None:
-    """A recorded quality value as a float: Python/numpy numbers and one-element arrays/tensors; else ``None``."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, numbers.Real):
-        try:
-            out = float(value)
-        except Exception:  # noqa: BLE001 - a Real whose __float__ fails is not recorded
-            return None
-    else:
-        if type(value).__module__.split(".")[0] not in ("numpy", "torch", "jax", "jaxlib", "tensorflow", "cupy"):
-            return None
-        try:  # a 0-d or one-element array / tensor
-            size = value.numel() if hasattr(value, "numel") else getattr(value, "size", 1)
-            if int(size) != 1:
-                return None
-            out = float(value.item() if hasattr(value, "item") else value)
-        except Exception:  # noqa: BLE001 - a value that cannot become a float is not recorded
-            return None
-    return out if out == out and out not in (float("inf"), float("-inf")) else None
 
 
 def _short(value: Any) -> str:
@@ -356,6 +233,7 @@ class measure:
         return self
 
     _what = "block"
+    _shows_notes = False  # the magic sets it when a card will show the result's notes
 
     @property
     def running(self) -> bool:
@@ -410,7 +288,7 @@ class measure:
         self._state = "done"
         from . import cluster
 
-        status, error = _status(exc)
+        status, error = status_of(exc)
         pending: BaseException | None = None
         measurement = None
         token_counts = self._tokens.stop() if self._tokens is not None else None  # originals restored here
@@ -481,8 +359,6 @@ class measure:
 
     def _finish(self, measurement, cluster_measurement, status, error, model, tokens=None) -> "EcoResult":
         from .assemble import build_result
-        from .session_ledger import current_ledger
-
         engine = self._engine
         notes = list(self._notes)
         notes.extend(engine.hints_once())
@@ -520,32 +396,17 @@ class measure:
             if logged:
                 result = dataclasses.replace(result, notes=result.notes + tuple(logged))
         if self.ledger:
-            led = _plain_python_ledger() if _engine is None else current_ledger()
+            led = plain_python_ledger()
             led.append(result)
-            if led.note:
-                result = dataclasses.replace(result, notes=result.notes + (led.note,))
-                _say_once(led.note)
-                led.note = None
+            note = led.take_note()
+            if note:  # durability lost (rows now in memory only): on the result, and on stderr unless a card shows it
+                result = dataclasses.replace(result, notes=result.notes + (note,))
+                if not self._shows_notes:
+                    _say_once(note)
         return result
 
 
-_ledger_set_up = False
-
-
-def _plain_python_ledger():
-    """Outside a notebook the ledger persists where the magic's would: ``$ECO_MAGIC_LEDGER``, else
-    ``.eco_magic/ledger.sqlite`` in the working directory (set up once; ``eco_magic.ledger().set_path(None)``
-    keeps rows in memory only)."""
-    global _ledger_set_up
-    from .session_ledger import current_ledger, default_path
-
-    led = current_ledger()
-    with _lock:
-        if not _ledger_set_up:
-            _ledger_set_up = True
-            if led.path is None and not len(led):
-                led.set_path(os.environ.get("ECO_MAGIC_LEDGER") or default_path())
-    return led
+_durability_said: set[str] = set()
 
 
 def _say_once(note: str) -> None:

@@ -161,7 +161,7 @@ def for_devices(devices: Iterable[Any], duration_s: float, *, lifetime_years: fl
         total += share_g(row.embodied_kg_co2e * units, duration_s, life)
         counted = True
         unit = row.unit if units == 1 or row.unit == "GB" else f"{row.unit}s"
-        parts.append(f"{key}: {units:.3g} {unit} × {row.embodied_kg_co2e:g} kg ({row.name}{extra}) over {life:g} y")
+        parts.append((f"{row.name}{extra}: {units:.3g} {unit} × {row.embodied_kg_co2e:g} kg", life))
         if row not in used:
             used.append(row)
 
@@ -184,7 +184,7 @@ def for_devices(devices: Iterable[Any], duration_s: float, *, lifetime_years: fl
                 notes.append(f"embodied carbon: no CPU row in the embodied table, {key} not counted")
                 continue
             units, how = _cpu_sockets(details)
-            add(row, units, key, (f"; {how}" if how else "") + ("; this CPU is not in the table" if not row.match
+            add(row, units, key, (f", {how}" if how else "") + (", this CPU not in the table" if not row.match
                                                                 else ""))
         elif kind == "ram" and "ram" not in seen_kinds:
             seen_kinds.add("ram")
@@ -204,11 +204,23 @@ def for_devices(devices: Iterable[Any], duration_s: float, *, lifetime_years: fl
             add(row, 1.0, "chassis")
     if not counted:
         return None, "", tuple(notes)
-    scope = ("whole devices the kernel saw, for the cell's wall time"
-             + ("" if count_chassis else "; no server chassis counted (no datacenter GPU; pass server=True)"))
-    tables = "; ".join(r.label() for r in used)
-    partial = "partial, some hardware not counted (see notes): " if notes else ""
-    return total, f"{partial}{'; '.join(parts)} — {scope}. Rows: {tables}", tuple(notes)
+    return total, _source(parts, used, count_chassis, partial=bool(notes)), tuple(notes)
+
+
+@functools.lru_cache(maxsize=64)
+def _source_text(parts: tuple, sources: tuple, chassis: bool, partial: bool) -> str:
+    lives = {life for _, life in parts}
+    each = " + ".join(text if len(lives) == 1 else f"{text} over {life:g} y" for text, life in parts)
+    over = f", amortised over {next(iter(lives)):g} y of use" if len(lives) == 1 else ", amortised over each lifetime"
+    scope = "; whole devices the kernel saw" + ("" if chassis else ", no server chassis counted (no datacenter GPU)")
+    return f"{'partial (see notes): ' if partial else ''}{each}{over}{scope} — {'; '.join(sources)}"
+
+
+def _source(parts: list, used: list, chassis: bool, partial: bool) -> str:
+    """One short line: what was counted, the lifetime, and the table's sources (the same text is shared, not
+    rebuilt, for the same hardware: it is kept on every ledger row)."""
+    sources = tuple(dict.fromkeys(f"{' '.join(r.source.split()[:3])}, {r.year}" for r in used))
+    return _source_text(tuple(parts), sources, chassis, partial)
 
 
 def installed_memory_gb() -> float | None:

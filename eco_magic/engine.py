@@ -105,9 +105,6 @@ class Engine:
 
         if self._warmup is not None and self._warmup.is_alive() and self._warmup is not threading.current_thread():
             self._warmup.join()
-        for t in threading.enumerate():  # the matplotlib warm-up would count as "idle"
-            if t.name == "eco_magic-plotwarm" and t is not threading.current_thread():
-                t.join()
         idle = IdleBaseline(self.sensors, duration_s=duration_s)
         idle.start()
         try:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import io
+import itertools
 import json
 import math
 import os
+import re
 import tempfile
 from collections import Counter
 from functools import lru_cache
@@ -23,6 +26,8 @@ from typing import Any, Callable, Iterable, Mapping
 FORMATS = ("csv", "json", "codecarbon")
 SUFFIX_FORMATS = {".csv": "csv", ".json": "json"}
 JSON_SCHEMA = "eco_magic.ledger/1"
+JSON_UNITS = ("SI, as each field name says: _j joules, _g grams CO2e, _l litres, _s seconds, _w watts, "
+              "_c degrees Celsius, _pct percent, _m millions; carbon intensity g CO2e/kWh")
 
 #: Column names of CodeCarbon's ``emissions.csv``, in its order: the fields of
 #: ``codecarbon.output_methods.emissions_data.EmissionsData`` in codecarbon 3.3.2 (the CSV header is that
@@ -46,6 +51,8 @@ CSV_LEADING = (
 )
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_CSV_SPECIAL = re.compile('[,"\r\n]')
+_SCALARS = frozenset({str, int, float, type(None)})
 J_PER_KWH = 3.6e6
 
 
@@ -99,14 +106,18 @@ def to_csv(records: list[Mapping[str, Any]], path: str | os.PathLike) -> int:
 
 def to_json(records: list[Mapping[str, Any]], path: str | os.PathLike) -> int:
     """The full records, devices included, as ``{"schema": ..., "units": ..., "records": [...]}`` (UTF-8)."""
-    doc = {
-        "schema": JSON_SCHEMA,
-        "units": "SI, as each field name says: _j joules, _g grams CO2e, _l litres, _s seconds, _w watts, "
-                 "_c degrees Celsius, _pct percent, _m millions; carbon intensity g CO2e/kWh",
-        "records": [_finite(dict(r)) for r in records],
-    }
-    text = json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=1)
-    _write_atomic(path, lambda f: f.write(text + "\n"))
+    head = json.dumps({"schema": JSON_SCHEMA, "units": JSON_UNITS}, ensure_ascii=False)[:-1]
+    try:  # one record per line, through the C encoder (an indented dump is ten times slower)
+        body = [json.dumps(r, ensure_ascii=False, allow_nan=False) for r in records]
+    except ValueError:  # NaN or infinity somewhere inside: JSON has no spelling for them
+        body = [json.dumps(_finite(dict(r)), ensure_ascii=False, allow_nan=False) for r in records]
+
+    def write(f) -> None:
+        f.write(head + ', "records": [\n')
+        f.write(",\n".join(body))
+        f.write("\n]}\n")
+
+    _write_atomic(path, write)
     return len(records)
 
 
@@ -123,17 +134,23 @@ def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     devices = record.get("devices") or []
     for key, value in record.items():
-        if key == "devices":
-            continue
-        if isinstance(value, Mapping):
-            value = "; ".join(f"{k}={v}" for k, v in value.items())
-        elif isinstance(value, (list, tuple)):
-            value = "; ".join(str(v) for v in value)
-        row[key] = value
+        if key != "devices":
+            row[key] = flat_value(value)
     for kind in ("cpu", "gpu", "ram"):
         row[f"{kind}_energy_j"] = _kind_energy_j(devices, kind)
     row["methods"] = ", ".join(f"{d.get('key')}={d.get('method')}" for d in devices)
     return row
+
+
+def flat_value(value: Any) -> Any:
+    """A record value as one CSV cell: mappings as ``k=v; …``, lists as ``a; b``, scalars unchanged."""
+    if type(value) in _SCALARS:
+        return value
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return value
 
 
 def codecarbon_row(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -292,6 +309,46 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
+def csv_field(value: Any) -> str:
+    """One cell exactly as ``csv.writer(lineterminator="\\n")`` writes it in a row of several cells."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value if not _CSV_SPECIAL.search(value) else _csv_module_field(value)
+    if type(value) is float:
+        return repr(value)
+    if type(value) is int:
+        return str(value)
+    return _csv_module_field(value)
+
+
+def _csv_module_field(value: Any) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([value, ""])
+    return buf.getvalue()[:-2]
+
+
+def write_csv_columns(path: str | os.PathLike, header: list[str], columns: list[Any], n: int) -> int:
+    """Write ``n`` rows given column by column: each column is one cell text for every row (a ``str``) or a list
+    of cell texts (:func:`csv_field`). Same bytes as :func:`to_csv` of the same rows, a row at a time."""
+    parts: list[Any] = []
+    for col in columns:  # runs of constant columns become one pre-joined cell
+        if isinstance(col, str) and parts and isinstance(parts[-1], str):
+            parts[-1] += "," + col
+        else:
+            parts.append(col)
+    iters = [itertools.repeat(p, n) if isinstance(p, str) else p for p in parts]
+
+    def write(f) -> None:
+        f.write(",".join(map(csv_field, header)) + "\n")
+        if n:
+            f.write("\n".join(map(",".join, zip(*iters))))
+            f.write("\n")
+
+    _write_atomic(path, write, newline="")
+    return n
+
+
 def _write_csv(path: str | os.PathLike, columns: list[str], rows: list[Mapping[str, Any]]) -> None:
     def write(f) -> None:
         w = csv.writer(f, lineterminator="\n")
@@ -311,7 +368,8 @@ def _write_atomic(path: str | os.PathLike, write: Callable[[Any], Any], newline:
         raise ExportError(f"cannot write {os.fspath(path)!r}: it is a folder")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+        # a text UTF-8 cannot hold (a lone surrogate) is written as a \uXXXX escape: valid JSON, visible in CSV
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline, errors="backslashreplace") as f:
             write(f)
         os.chmod(tmp, _file_mode(target))  # mkstemp makes 0600; give the file the mode a plain open() would
         os.replace(tmp, target)

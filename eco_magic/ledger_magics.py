@@ -8,13 +8,15 @@ confirmation line.
 from __future__ import annotations
 
 import os
+import shlex
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from . import magics_registry
 from .display.compare import plural
-from .session_ledger import Ledger, current_ledger
+from .session_ledger import Ledger, LedgerError, current_ledger
 
 SUBCOMMANDS = ("compare", "export", "clear")
 METRIC_NAMES = ("energy", "co2", "water", "ess", "duration", "energy_per_token", "energy_per_item", "embodied")
@@ -80,10 +82,8 @@ class LedgerMagics(Magics):
 
     # --- parsing ----------------------------------------------------------------------------------------------
     def _parse(self, line: str):
-        from .options import split_args
-
-        try:  # not parse_argstring: it keeps the quotes of "a b.csv" or --baseline 'fp 32'
-            return self.ecoledger.parser.parse_args(split_args(line))
+        try:
+            return self.ecoledger.parser.parse_args(split_line(line))
         except UsageError as exc:
             raise UsageError(f"{exc}; {USAGE}") from None
         except (ValueError, SystemExit) as exc:  # shlex errors (unbalanced quotes), argparse exits
@@ -119,13 +119,18 @@ class LedgerMagics(Magics):
                 raise UsageError(f"--last takes a whole number of rows, not {args.last!r}") from None
             if last < 0:
                 raise UsageError("--last takes a whole number of rows ≥ 0 (0 shows all)")
-        every = ledger.fields(TOTALS_FIELDS, all_sessions=args.all_sessions)  # cheap: no JSON decoding
+        with _file_errors(ledger, "--all" if args.all_sessions else None):
+            every = ledger.fields(TOTALS_FIELDS, all_sessions=args.all_sessions)  # column reads: cheap
+            shown = ledger.recent(last or len(every), all_sessions=args.all_sessions)
         hint = EMPTY_HINT
         if not every and not args.all_sessions:
-            earlier = ledger.count(all_sessions=True)
-            if earlier:
-                hint = f"{EMPTY_HINT} (%ecoledger --all shows {plural(earlier, 'row')} of earlier sessions)"
-        shown = ledger.recent(last or len(every), all_sessions=args.all_sessions)
+            try:
+                earlier = ledger.count(all_sessions=True)
+            except LedgerError as exc:
+                hint = f"{EMPTY_HINT} (earlier sessions cannot be read: {exc})"
+            else:
+                if earlier:
+                    hint = f"{EMPTY_HINT} (%ecoledger --all shows {plural(earlier, 'row')} of earlier sessions)"
         _display(ledger_bundle(shown, all_sessions=args.all_sessions, last=last or None, hint=hint,
                                totals_of=every))
 
@@ -143,7 +148,8 @@ class LedgerMagics(Magics):
         options = dict(metric=args.metric or "energy", by=args.by or "label", baseline=args.baseline,
                        quality=args.quality, all_sessions=args.all_sessions)
         try:
-            result = compare_ledger(ledger, confidence=confidence, **options)
+            with _file_errors(ledger, "compare --all" if args.all_sessions else "compare"):
+                result = compare_ledger(ledger, confidence=confidence, **options)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if result.groups and not args.static and available():
@@ -162,7 +168,8 @@ class LedgerMagics(Magics):
         path = os.path.expanduser(args.path)
         try:
             fmt = exporters.resolve_format(path, args.fmt)
-            n = exporters.export(ledger.records(all_sessions=args.all_sessions), path, fmt)
+            with _file_errors(ledger, "export --all" if args.all_sessions else "export"):
+                n = ledger.export(path, fmt, all_sessions=args.all_sessions)
         except exporters.ExportError as exc:
             raise UsageError(str(exc)) from None
         scope = "all sessions" if args.all_sessions else "this session"
@@ -170,7 +177,16 @@ class LedgerMagics(Magics):
 
     def _clear(self, ledger: Ledger, args) -> None:
         in_memory = len(ledger)
-        removed = ledger.clear(all_sessions=args.all_sessions)
+        if args.all_sessions:
+            with _file_errors(ledger, "clear --all", "nothing was cleared"):
+                removed = ledger.clear(all_sessions=True)
+        else:
+            try:
+                removed = ledger.clear()
+            except LedgerError as exc:
+                print(f"cleared {plural(in_memory, 'row')} of this session in memory; the ledger file was not "
+                      f"changed: {exc}")
+                return
         if args.all_sessions:
             n = removed if ledger.path is not None else in_memory
             where = f" ({ledger.path})" if ledger.path is not None else ""
@@ -178,6 +194,35 @@ class LedgerMagics(Magics):
         else:
             n = max(removed, in_memory)
             print(f"cleared {plural(n, 'row')} of this session")
+
+
+def split_line(line: str) -> list[str]:
+    """The words of a magic line as a shell would split them: quotes group words (``export "a b.csv"``) and are
+    removed; backslashes are kept as they are (Windows paths)."""
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.escape = ""
+    lexer.commenters = ""
+    return list(lexer)
+
+
+class _file_errors:
+    """Turns a :class:`LedgerError` from the ledger file into a one-line ``UsageError`` naming the subcommand."""
+
+    def __init__(self, ledger: Ledger, what: str | None, outcome: str = "") -> None:
+        self.ledger, self.what, self.outcome = ledger, what, outcome
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if isinstance(exc, LedgerError):
+            where = f"%ecoledger {self.what}" if self.what else "%ecoledger"
+            n = len(self.ledger)
+            tail = self.outcome or (f"this session's {plural(n, 'row')} are in memory: %ecoledger shows them"
+                                    if self.what and "--all" in self.what else "")
+            raise UsageError(f"{where}: {exc}" + (f"; {tail}" if tail else "")) from None
+        return False
 
 
 def _display(bundle: dict) -> None:
@@ -191,21 +236,9 @@ _REGISTERED: dict[int, LedgerMagics] = {}
 
 def register(ipython) -> None:
     """Add ``%ecoledger`` to ``ipython`` (idempotent)."""
-    key = id(ipython)
-    if key in _REGISTERED:
-        return
-    magics = LedgerMagics(shell=ipython)
-    ipython.register_magics(magics)
-    _REGISTERED[key] = magics
+    magics_registry.register(ipython, LedgerMagics, _REGISTERED)
 
 
 def unregister(ipython) -> None:
     """Remove ``%ecoledger`` from ``ipython`` again (no-op when it was not registered)."""
-    magics = _REGISTERED.pop(id(ipython), None)
-    if magics is None:
-        return
-    mm = ipython.magics_manager
-    for kind in ("line", "cell"):
-        for name in list(magics.magics.get(kind, {})):
-            mm.magics[kind].pop(name, None)
-    mm.registry.pop(type(magics).__name__, None)
+    magics_registry.unregister(ipython, _REGISTERED)

@@ -17,6 +17,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Dict, Enum, Float, List, TraitError, Unicode, observe, validate
 
 from . import api
+from .user_values import describe_exception
+from . import magics_registry
 from . import options as opt
 from .display import card
 from .engine import Engine
@@ -31,34 +33,14 @@ def _check(fn, *args):
         raise UsageError(str(exc)) from None
 
 
-#: ``%config`` values that work: (low, high, None allowed). Outside them a value is refused at once, and a bad value
-#: left in the configuration from before loading is dropped at load with one line on stderr.
-RANGES = {"pue": (1.0, 5.0, True), "carbon_intensity": (0.0, 2000.0, True),
-          "rate_hz": (opt.MIN_RATE_HZ, opt.MAX_RATE_HZ, True), "cpu_tdp_w": (1.0, 10_000.0, True),
-          "gpu_temp_max_c": (1.0, 150.0, False), "cpu_temp_max_c": (1.0, 150.0, False),
-          "idle_baseline_s": (0.0, 86_400.0, False)}
-
-
-def _out_of_range(name: str, value) -> str | None:
-    """Why ``value`` does not work for ``EcoMagics.name`` (``None``: it does)."""
-    low, high, allow_none = RANGES[name]
-    if value is None and allow_none:
-        return None
-    try:
-        ok = value is not None and not isinstance(value, bool) and low <= float(value) <= high  # NaN fails
-    except (TypeError, ValueError):
-        ok = False
-    return None if ok else f"EcoMagics.{name} must be between {low:g} and {high:g}, got {value!r}"
-
-
 def _sanitize_config(config) -> None:
     """Drop out-of-range ``EcoMagics`` values from the shell's config (set before loading), saying so once."""
     section = config.get("EcoMagics") if "EcoMagics" in config else None
     if not section:
         return
     for name in list(section):
-        if name in RANGES:
-            why = _out_of_range(name, section[name])
+        if name in opt.CONFIG_RANGES:
+            why = opt.out_of_range(name, section[name])
             if why is not None:
                 del section[name]
                 print(f"eco_magic: {why}; ignored", file=sys.stderr)
@@ -132,9 +114,9 @@ class EcoMagics(Magics):
         except ValueError as exc:
             raise TraitError(f"EcoMagics.log_to: {exc}") from None
 
-    @validate(*RANGES)
+    @validate(*opt.CONFIG_RANGES)
     def _v_range(self, proposal):
-        why = _out_of_range(proposal["trait"].name, proposal["value"])
+        why = opt.out_of_range(proposal["trait"].name, proposal["value"])
         if why is not None:
             raise TraitError(why)
         return proposal["value"]
@@ -293,6 +275,7 @@ class EcoMagics(Magics):
             raise UsageError(str(exc)) from None
 
         proto._what = "cell"
+        proto._shows_notes = not (args.quiet or self.quiet)
 
         def make(index, group):
             return proto._fresh(group=group, run_index=index)
@@ -302,7 +285,7 @@ class EcoMagics(Magics):
                 card.present(result, handle, project_daily=project, what_if_regions=self.what_if_regions)
             except Exception as exc:  # noqa: BLE001 - the display must never break the cell: one line instead
                 card.cancel(handle)
-                print(f"{result}  [card could not be drawn: {api.describe_exception(exc)}]")
+                print(f"{result}  [card could not be drawn: {describe_exception(exc)}]")
 
         return CellJob(self, code, make=make, label=args.label or "", runs=runs, warmup=warmup, record=record,
                        var=var, quiet=args.quiet or self.quiet, return_result=args.return_result,
@@ -395,7 +378,7 @@ class EcoMagics(Magics):
             m.start()
             self._auto["m"] = m
         except Exception as exc:  # noqa: BLE001 - auto mode never breaks a cell
-            print(f"eco_magic: automatic measurement could not start ({api.describe_exception(exc)})",
+            print(f"eco_magic: automatic measurement could not start ({describe_exception(exc)})",
                   file=sys.stderr)
 
     def _auto_post(self, result) -> None:
@@ -411,7 +394,7 @@ class EcoMagics(Magics):
                 else:
                     print(res)
         except Exception as exc:  # noqa: BLE001
-            print(f"eco_magic: automatic measurement failed ({api.describe_exception(exc)})", file=sys.stderr)
+            print(f"eco_magic: automatic measurement failed ({describe_exception(exc)})", file=sys.stderr)
 
 
 def _find_model(code: str, namespace, explicit: str | None):
@@ -447,10 +430,6 @@ def load(ipython) -> None:
     _LOADED[key] = magics
     api.attach(magics.engine, magics.defaults)
     magics.engine.warm_up()
-    if getattr(ipython, "kernel", None) is not None:  # a notebook: pre-import matplotlib for the first plot
-        from .display import plot
-
-        plot.warm_up()
 
 
 def unload(ipython) -> None:
@@ -477,8 +456,4 @@ def unload(ipython) -> None:
         pass
     ledger_magics.unregister(ipython)
     plan_magics.unregister(ipython)
-    mm = ipython.magics_manager
-    for kind in ("line", "cell"):
-        for name in list(magics.magics.get(kind, {})):
-            mm.magics[kind].pop(name, None)
-    mm.registry.pop(type(magics).__name__, None)
+    magics_registry.remove(ipython, magics)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import api, series
+from .user_values import describe_exception
 from .display import card
 
 _AWAIT_FLAG = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
@@ -125,7 +126,7 @@ class CellJob:
                     continue
                 m.record(**{name: self.namespace[name]})
             except Exception as exc:  # noqa: BLE001 - a hostile value never breaks the recording
-                m.note(f"recorded {name!r} left out ({api.describe_exception(exc)})")
+                m.note(f"recorded {name!r} left out ({describe_exception(exc)})")
 
     def _finish(self, out: series.Outcome):
         __tracebackhide__ = True  # noqa: F841
@@ -133,7 +134,7 @@ class CellJob:
         try:
             result = out.aggregate()
         except Exception as exc:  # noqa: BLE001
-            print(f"eco_magic could not summarise the runs ({api.describe_exception(exc)}); each run is in "
+            print(f"eco_magic could not summarise the runs ({describe_exception(exc)}); each run is in "
                   "the ledger.", file=sys.stderr)
         if result is not None and self.var:
             self.shell.user_ns[self.var] = result

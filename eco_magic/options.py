@@ -9,7 +9,6 @@ import difflib
 import keyword
 import math
 import re
-import shlex
 
 #: fixed sampling rates that work: below 0.01 Hz a tick interval (100 s) outgrows any cell worth a fixed rate and
 #: the thread-join timeouts derived from it overflow; above 100 Hz the sensors cannot follow
@@ -154,16 +153,6 @@ def identifier(what: str, text: str) -> str:
     return name
 
 
-def split_args(line: str) -> list[str]:
-    """A magic's line as arguments, as IPython splits it (shell-like, backslashes kept: ``C:\\data\\runs.csv``) but
-    with the quotes around a value removed as a shell removes them: ``export "a b.csv"``, ``--baseline 'fp 32'``.
-    ``ValueError`` for an unbalanced quote."""
-    lex = shlex.shlex(line, posix=False)
-    lex.whitespace_split = True
-    lex.commenters = ""
-    return [unquote(token) for token in lex]
-
-
 def unquote(text: str | None) -> str | None:
     """``'fp16 run'`` → ``fp16 run``: IPython splits magic options without removing quotes."""
     if text is not None and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
@@ -245,3 +234,23 @@ def split_line(line: str) -> tuple[str, str]:
         if re.fullmatch(r"--?[A-Za-z][\w-]*", flag):
             raise unknown_option(flag, "line")
         return line[:pos].strip(), line[pos:].strip()
+
+
+#: ``%config`` values that work: (low, high, None allowed). Outside them a value is refused at once, and a bad value
+#: left in the configuration from before loading is dropped at load with one line on stderr.
+CONFIG_RANGES = {"pue": (1.0, 5.0, True), "carbon_intensity": (0.0, 2000.0, True),
+          "rate_hz": (MIN_RATE_HZ, MAX_RATE_HZ, True), "cpu_tdp_w": (1.0, 10_000.0, True),
+          "gpu_temp_max_c": (1.0, 150.0, False), "cpu_temp_max_c": (1.0, 150.0, False),
+          "idle_baseline_s": (0.0, 86_400.0, False)}
+
+
+def out_of_range(name: str, value) -> str | None:
+    """Why ``value`` does not work for ``EcoMagics.name`` (``None``: it does)."""
+    low, high, allow_none = CONFIG_RANGES[name]
+    if value is None and allow_none:
+        return None
+    try:
+        ok = value is not None and not isinstance(value, bool) and low <= float(value) <= high  # NaN fails
+    except (TypeError, ValueError):
+        ok = False
+    return None if ok else f"EcoMagics.{name} must be between {low:g} and {high:g}, got {value!r}"

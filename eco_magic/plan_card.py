@@ -92,7 +92,7 @@ def count(v: float | None) -> str:
 
 
 def _ci(ci, unit_fmt) -> str:
-    return f" [{unit_fmt(ci[0])} – {unit_fmt(ci[1])}]" if ci else ""
+    return f" (95 % CI {unit_fmt(ci[0])} – {unit_fmt(ci[1])})" if ci else ""
 
 
 # ------------------------------------------------------------------------------------------------- rows

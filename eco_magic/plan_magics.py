@@ -9,8 +9,10 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from . import magics_registry
 from . import options as opt
 from . import plan_options as po
+from .ledger_magics import split_line
 
 EXAMPLE = "e.g. %ecoplan --params 30B --tokens 600B --device A100 --devices 256 --region US-CA"
 
@@ -95,7 +97,7 @@ class PlanMagics(Magics):
 
     def _parse(self, line: str):
         try:
-            return self.ecoplan.parser.parse_args(opt.split_args(line))  # quotes removed: --phase 'inference'
+            return self.ecoplan.parser.parse_args(split_line(line))  # quotes removed: --phase 'inference'
         except UsageError as exc:
             raise UsageError(f"{exc}; {EXAMPLE}") from None
         except (ValueError, SystemExit) as exc:  # shlex errors (unbalanced quotes), argparse exits
@@ -149,21 +151,9 @@ _REGISTERED: dict[int, PlanMagics] = {}
 
 def register(ipython) -> None:
     """Add ``%ecoplan`` to ``ipython`` (idempotent)."""
-    key = id(ipython)
-    if key in _REGISTERED:
-        return
-    magics = PlanMagics(shell=ipython)
-    ipython.register_magics(magics)
-    _REGISTERED[key] = magics
+    magics_registry.register(ipython, PlanMagics, _REGISTERED)
 
 
 def unregister(ipython) -> None:
     """Remove ``%ecoplan`` from ``ipython`` again (no-op when it was not registered)."""
-    magics = _REGISTERED.pop(id(ipython), None)
-    if magics is None:
-        return
-    mm = ipython.magics_manager
-    for kind in ("line", "cell"):
-        for name in list(magics.magics.get(kind, {})):
-            mm.magics[kind].pop(name, None)
-    mm.registry.pop(type(magics).__name__, None)
+    magics_registry.unregister(ipython, _REGISTERED)

@@ -425,7 +425,7 @@ def scale(source: Any, *, items: float | None = None, tokens: float | None = Non
     energy_kwh = acc.kwh_from_j(float(get("energy_j") or 0.0)) * factor
     pue = float(get("pue") or 1.0)
     emb_g = get("embodied_co2_g")
-    notes = [f"scaled ×{factor:.4g} from {_n(measured)} {what} to {_n(target)}: assumes every {what[:-1]} costs "
+    notes = [f"scaled ×{_factor(factor)} from {_n(measured)} {what} to {_n(target)}: assumes every {what[:-1]} costs "
              "what the measured ones did on the same hardware, one after another; fixed costs inside the cell "
              "(loading, warm-up) are scaled too"]
     ci = {name: _scaled_ci(get(f"{name}_ci"), factor) for name in ("energy_j", "co2_g", "water_l")}
@@ -448,10 +448,15 @@ def scale(source: Any, *, items: float | None = None, tokens: float | None = Non
         facility_energy_kwh=energy_kwh * pue, co2_kg=float(get("co2_g") or 0.0) * factor / 1000.0,
         embodied_co2_kg=None if emb_g is None else float(emb_g) * factor / 1000.0,
         water_l=float(get("water_l") or 0.0) * factor, notes=tuple(notes), device=", ".join(n for n in names if n)
-        or None, duration_source=f"measured duration × {factor:.4g}", pue=pue, pue_source=get("pue_source") or "",
+        or None, duration_source=f"measured duration × {_factor(factor)}", pue=pue, pue_source=get("pue_source") or "",
         carbon_intensity_g_per_kwh=float(get("carbon_intensity_g_per_kwh") or 0.0), region=get("region") or "",
         carbon_source=get("carbon_source") or "", carbon_year=get("carbon_year"),
         water_model=get("water_model") or "paper", water_source=get("water_source") or "",
         embodied_source=get("embodied_source") or "", calibrated_from=origin, scale_factor=factor, items=target,
         runs=runs, energy_kwh_ci=None if ci["energy_j"] is None else tuple(acc.kwh_from_j(v) for v in ci["energy_j"]),
         co2_kg_ci=None if ci["co2_g"] is None else tuple(v / 1000.0 for v in ci["co2_g"]), water_l_ci=ci["water_l"])
+
+
+def _factor(x: float) -> str:
+    """A scaling factor without scientific notation: 36,500 or 2.5."""
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"

@@ -276,7 +276,7 @@ class EcoResult:
         p.text(render_text(self))
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
-        """``text/plain`` + ``text/html``: the same card the magic shows (what-if included, no plot)."""
+        """``text/plain`` + ``text/html``: the same card the magic shows (what-if rows, power trace)."""
         from .display.card import bundle
 
-        return bundle(self, plot=False)
+        return bundle(self)

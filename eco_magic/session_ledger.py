@@ -2,38 +2,37 @@
 
 Why SQLite: each append is one transaction in WAL mode, so a row is either fully there or absent after a crash or
 ``kill -9``; several kernels can append to one file at once (the busy timeout serialises writers); locks are held
-by the OS and die with the process, so a crashed kernel leaves nothing stale behind.
+by the OS and die with the process, so a crashed kernel leaves nothing stale behind. The file's layout (schema 2:
+real SQL columns for the figures, shared JSON documents for the texts, one packed BLOB per row for fast reads) is
+in :mod:`eco_magic.ledger_store` and :mod:`eco_magic.ledger_codec`; ledgers written by 0.1.0 are upgraded in place
+when first opened. A file that is not an eco_magic ledger is never written.
 
 ``eco_magic.ledger()`` returns the kernel's ledger. (A submodule named ``ledger.py`` would shadow that function,
 hence this module's name.)
 """
 from __future__ import annotations
 
-import json
+import gc
 import math
 import os
 import sqlite3
 import threading
 import time
 import uuid
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 if TYPE_CHECKING:
+    from .ledger_codec import Codec
+    from .ledger_store import Store
+    from .ledger_table import Columns
     from .result import EcoResult
 
 DEFAULT_DIRNAME = ".eco_magic"
 DEFAULT_FILENAME = "ledger.sqlite"
-SCHEMA_VERSION = 1
-
-#: Columns stored as SQL columns (the full result is also stored as JSON).
-COLUMNS = ("label", "status", "duration_s", "energy_j", "energy_net_j", "co2_g", "water_l", "water_onsite_l",
-           "water_offsite_l", "ess", "effective_params_m", "precision", "pue", "carbon_intensity_g_per_kwh",
-           "region", "items")
-
-#: Fields :meth:`Ledger.fields` reads straight from SQL columns.
-_SQL_FIELDS = frozenset(COLUMNS) | {"session_id", "notebook", "started_at"}
-_RESULT_FIELDS = frozenset(COLUMNS) | {"started_at"}
+_IDS = ("session_id", "notebook")
 
 
 def _plain(value: Any) -> Any:
@@ -43,19 +42,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS cells (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL,
-    notebook TEXT,
-    started_at TEXT,
-    recorded_at REAL NOT NULL,
-    {", ".join(f"{c} {'TEXT' if c in ('label', 'status', 'precision', 'region') else 'REAL'}" for c in COLUMNS)},
-    result_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS cells_session ON cells(session_id);
-"""
+@contextmanager
+def _bulk():
+    """Around reads that build 100,000s of objects at once (none of them cyclic): no cyclic garbage collection
+    meanwhile, since each pass would also walk every result this session keeps (half the time of a DataFrame)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@lru_cache(maxsize=1)
+def _codec() -> "Codec":
+    from .ledger_codec import Codec
+
+    return Codec()
 
 
 def default_path(cwd: str | os.PathLike | None = None) -> Path:
@@ -71,13 +75,14 @@ def notebook_name(env: dict | None = None) -> str | None:
 
 
 class LedgerError(RuntimeError):
-    """The ledger file cannot be used (unwritable, corrupt, not a ledger)."""
+    """The ledger file cannot be used (unwritable, corrupt, another program's database)."""
 
 
 class Ledger:
     """Measured cells of this session (in memory) plus everything persisted at ``path`` (``None``: memory only).
 
     Indexing and ``len`` cover this session; ``to_dataframe(all_sessions=True)`` includes earlier sessions' rows.
+    Reads of the file raise :class:`LedgerError` when it cannot be used; appends never raise (see :meth:`append`).
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, session_id: str | None = None,
@@ -85,82 +90,112 @@ class Ledger:
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.notebook = notebook if notebook is not None else notebook_name()
         self._results: list[EcoResult] = []
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        self._store: Store | None = None
+        self._persisted = 0  # rows of this session this object committed to the file at ``path``
         self.path: Path | None = Path(path) if path is not None else None
-        self.note: str | None = None  # set when persistence had to be disabled, shown once by the magic
+        #: Why rows stopped being saved, until taken (:meth:`take_note`); the magic says it once.
+        self.note: str | None = None
 
     # --- persistence -------------------------------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection | None:
+    def _open(self, create: bool) -> "Store | None":
+        """The file's store, opened on first use; ``None`` when there is no file and ``create`` is false."""
         if self.path is None:
             return None
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        if self._store is None:
+            from .ledger_store import NotOurs, Store
+
+            if not create and not self.path.exists():
+                return None
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA cache_size=-256")  # 256 KiB: appends need no big page cache
-                conn.execute("PRAGMA busy_timeout=30000")
-                conn.executescript(_SCHEMA)
-                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                             (str(SCHEMA_VERSION),))
-            except sqlite3.DatabaseError as exc:
-                conn.close()
-                raise LedgerError(f"{self.path} is not a usable eco_magic ledger ({exc})") from exc
-            self._conn = conn
-        return self._conn
+                self._store = Store(self.path, _codec(), create=create)
+            except NotOurs as exc:
+                raise LedgerError(f"{self.path} is not an eco_magic ledger ({exc}); it was left untouched") from None
+            except FileNotFoundError:
+                return None
+            except (sqlite3.Error, OSError) as exc:
+                raise LedgerError(f"{self.path} cannot be used as a ledger ({exc})") from None
+            except Exception as exc:  # noqa: BLE001 - e.g. a damaged row met while upgrading: say it, never crash
+                raise LedgerError(f"{self.path} cannot be used as a ledger ({type(exc).__name__}: {exc})") from None
+        return self._store
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def set_path(self, path: str | os.PathLike | None) -> None:
         """Point persistence elsewhere (``None`` turns it off). Rows already written stay where they are."""
-        self.close()
-        self.path = Path(path) if path is not None else None
-        self.note = None
+        with self._lock:
+            self.close()
+            self.path = Path(path) if path is not None else None
+            self._persisted = 0
+            self.note = None
+
+    @property
+    def persistent(self) -> bool:
+        """Whether appends still go to a file (false: memory only, by choice or after a failure)."""
+        return self.path is not None
+
+    def take_note(self) -> str | None:
+        """Why rows stopped being saved to the file, once: returns the note and forgets it (``None``: nothing
+        new). The measuring path calls it after :meth:`append` and says it, on stderr when the cell is quiet."""
+        with self._lock:
+            note, self.note = self.note, None
+            return note
 
     # --- writing -----------------------------------------------------------------------------------------------
     def append(self, result: "EcoResult") -> None:
         """Keep ``result`` for this session and persist it in one transaction.
 
-        If the file cannot be written, the row stays in memory, persistence is switched off and ``note`` says why
-        (the magic shows it once) — a ledger problem never fails the cell.
+        If the file cannot be written (unwritable, corrupt, not an eco_magic ledger), the row stays in memory,
+        persistence is switched off and :attr:`note` says why (:meth:`take_note`) — a ledger problem never fails
+        the cell.
         """
         with self._lock:
             self._results.append(result)
             if self.path is None:
                 return
             try:
-                conn = self._connect()
-                d = result.to_dict()
-                values = [d.get(c) for c in COLUMNS]
-                conn.execute(
-                    f"INSERT INTO cells (session_id, notebook, started_at, recorded_at, {', '.join(COLUMNS)}, "
-                    f"result_json) VALUES ({', '.join('?' * (len(COLUMNS) + 5))})",
-                    [self.session_id, self.notebook, d.get("started_at"), time.time(), *values,
-                     json.dumps(d, ensure_ascii=False, allow_nan=False)])
-            except (OSError, sqlite3.Error, LedgerError) as exc:
-                self.note = (f"ledger not saved to {self.path}: {exc}; keeping this session's rows in memory "
-                             "(set %config EcoMagics.ledger_path to a writable file)")
-                self.path = None
-                self._conn = None
+                store = self._open(create=True)
+                store.append(_codec().encode(result.to_dict(), self.notebook), self.session_id, time.time())
+                self._persisted += 1
+            except Exception as exc:  # noqa: BLE001 - nothing the file does may fail the cell
+                self._lose(exc)
+
+    def _lose(self, exc: Exception) -> None:
+        reason = str(exc) if isinstance(exc, LedgerError) else f"{type(exc).__name__}: {exc}"
+        self.note = (f"ledger not saved to {self.path}: {reason}; keeping this session's rows in memory only "
+                     "(set %config EcoMagics.ledger_path to a writable file)")
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            self._store = None
+        self.path = None
 
     def clear(self, all_sessions: bool = False) -> int:
-        """Forget this session's rows (or every row with ``all_sessions``); returns how many persisted rows went."""
+        """Forget this session's rows (or every row with ``all_sessions``); returns how many persisted rows went.
+
+        With ``all_sessions`` nothing is forgotten when the file cannot be changed (:class:`LedgerError`); without
+        it, this session's rows are forgotten in memory first, then :class:`LedgerError` says the file could not be
+        changed.
+        """
         with self._lock:
-            self._results.clear()
-            if self.path is None or not self.path.exists():
-                return 0
-            conn = self._connect()
+            if not all_sessions:
+                self._results.clear()
+                self._persisted = 0
+            store = self._open(create=False)
+            removed = 0
+            if store is not None:
+                try:
+                    removed = store.delete(None if all_sessions else self.session_id)
+                except sqlite3.Error as exc:
+                    raise LedgerError(f"{self.path} could not be changed ({exc})") from None
             if all_sessions:
-                cur = conn.execute("DELETE FROM cells")
-            else:
-                cur = conn.execute("DELETE FROM cells WHERE session_id = ?", (self.session_id,))
-            return cur.rowcount
+                self._results.clear()
+                self._persisted = 0
+            return removed
 
     # --- reading -----------------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -172,87 +207,107 @@ class Ledger:
     def __iter__(self) -> Iterator["EcoResult"]:
         return iter(list(self._results))
 
+    def _file_rows(self, session_id: str | None = None, last: int | None = None) -> list[tuple] | None:
+        """Raw rows of the file (``None``: no file to read). Call with the lock held."""
+        store = self._open(create=False)
+        if store is None:
+            return None
+        try:
+            return store.rows(session_id, last)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path} cannot be read ({exc})") from None
+
+    def _decoded(self, fn, *args):
+        from .ledger_rows import DamagedRow
+
+        try:
+            return fn(*args)
+        except DamagedRow as exc:
+            raise LedgerError(f"{self.path} is damaged: {exc}") from None
+
+    def _columns(self, all_sessions: bool) -> tuple["Columns", bool]:
+        """The rows to show, column by column, and whether they carry file row ids.
+
+        This session's rows come from the file when it holds exactly them (one columnar read); otherwise, and for
+        a memory-only ledger, they are encoded from memory the same way, so both give the same values.
+        """
+        from .ledger_rows import Interned, encode_rows
+        from .ledger_table import Columns
+
+        with self._lock:
+            store = self._open(create=False)
+            if store is not None and (all_sessions or (self._persisted == len(self._results)
+                                                       and store.count(self.session_id) == len(self._results))):
+                rows = self._file_rows(None if all_sessions else self.session_id)
+                return self._decoded(Columns, rows, store.interned, _codec()), all_sessions
+            interned = Interned()
+            rows = encode_rows(_codec(), (r.to_dict() for r in self._results), self.session_id, self.notebook,
+                               interned)
+            return Columns(rows, interned, _codec()), False
+
     def records(self, all_sessions: bool = False) -> list[dict[str, Any]]:
         """One dict per measured cell (the result's ``to_dict()`` plus session_id, notebook and row id)."""
-        if all_sessions and self.path is not None and self.path.exists():
-            with self._lock:
-                conn = self._connect()
-                rows = conn.execute(
-                    "SELECT id, session_id, notebook, result_json FROM cells ORDER BY id").fetchall()
-            out = []
-            for row_id, session_id, notebook, blob in rows:
-                d = json.loads(blob)
-                d.update(row_id=row_id, session_id=session_id, notebook=notebook)
-                out.append(d)
-            return out
+        from .ledger_rows import to_records
+
+        if all_sessions:
+            with self._lock, _bulk():
+                rows = self._file_rows()
+                if rows is not None:
+                    return self._decoded(to_records, rows, self._store.interned, _codec())
         return [dict(r.to_dict(), session_id=self.session_id, notebook=self.notebook) for r in self]
 
     def to_dataframe(self, all_sessions: bool = False):
-        """A pandas DataFrame, one row per measured cell; device details flattened to ``<kind>_energy_j`` etc."""
-        import pandas as pd
+        """A pandas DataFrame, one row per measured cell: every field of the result, devices as
+        ``<kind>_energy_j`` and ``methods``, notes and thermal flags as text, confidence intervals as
+        ``<field>_ci_low`` / ``<field>_ci_high``; with ``all_sessions``, ``row_id`` too."""
+        from .ledger_frames import dataframe
 
-        rows = []
-        for d in self.records(all_sessions=all_sessions):
-            devices = d.pop("devices", [])
-            d.pop("precision_mix", None)
-            d["methods"] = ", ".join(f"{x['key']}={x['method']}" for x in devices)
-            for kind in ("cpu", "gpu", "ram"):
-                energies = [x["energy_j"] for x in devices if x["kind"] == kind and x["energy_j"] is not None]
-                d[f"{kind}_energy_j"] = sum(energies) if energies else None
-            for key in ("notes", "thermal_flags"):
-                d[key] = "; ".join(d.get(key) or [])
-            rows.append(d)
-        columns = ["label", "status", "duration_s", "energy_j", "energy_net_j", "co2_g", "water_l", "ess",
-                   "effective_params_m", "precision", "items", "region", "carbon_intensity_g_per_kwh", "pue",
-                   "cpu_energy_j", "gpu_energy_j", "ram_energy_j", "methods", "started_at", "session_id", "notebook"]
-        df = pd.DataFrame(rows)
-        if df.empty:
-            return pd.DataFrame(columns=columns)
-        ordered = [c for c in columns if c in df.columns] + [c for c in df.columns if c not in columns]
-        return df[ordered]
+        with _bulk():
+            cols, with_ids = self._columns(all_sessions)
+            return dataframe(cols, with_ids)
 
     def fields(self, names: Sequence[str], all_sessions: bool = False) -> list[dict[str, Any]]:
         """Only the named fields of each row, in ``records()`` order — the cheap path for totals and comparisons.
 
-        Names that are SQL columns (``COLUMNS``, ``session_id``, ``notebook``, ``started_at``) are read without
-        decoding the stored JSON; any other name falls back to :meth:`records`. Values are as in ``records()``.
+        Read column by column from the file with ``all_sessions``; from memory otherwise. Values are as in
+        ``records()``.
         """
         names = list(names)
         if all_sessions and self.path is not None and self.path.exists():
-            if not set(names) <= _SQL_FIELDS:
-                return [{n: r.get(n) for n in names} for r in self.records(all_sessions=True)]
-            with self._lock:
-                conn = self._connect()
-                rows = conn.execute(f"SELECT id, {', '.join(names)} FROM cells ORDER BY id").fetchall()
-            return [dict(zip(names, row[1:])) for row in rows]
-        if not set(names) <= _RESULT_FIELDS | {"session_id", "notebook"}:
+            from .ledger_frames import field_lists
+
+            with _bulk():
+                cols, _ = self._columns(True)
+                return field_lists(cols, names)
+        kinds = _codec().kinds
+        if not all(kinds.get(n) in ("int", "float", "text") or n in _IDS for n in names):
             return [{n: r.get(n) for n in names} for r in self.records()]
         extra = {"session_id": self.session_id, "notebook": self.notebook}
         return [{n: extra[n] if n in extra else _plain(getattr(r, n)) for n in names} for r in self]
 
     def recent(self, n: int, all_sessions: bool = False) -> list[dict[str, Any]]:
         """The last ``n`` rows as :meth:`records` gives them (oldest first), decoding only those."""
+        from .ledger_rows import to_records
+
         if n <= 0:
             return []
-        if all_sessions and self.path is not None and self.path.exists():
+        if all_sessions:
             with self._lock:
-                conn = self._connect()
-                rows = conn.execute("SELECT id, session_id, notebook, result_json FROM cells ORDER BY id DESC "
-                                    "LIMIT ?", (int(n),)).fetchall()
-            out = []
-            for row_id, session_id, notebook, blob in reversed(rows):
-                d = json.loads(blob)
-                d.update(row_id=row_id, session_id=session_id, notebook=notebook)
-                out.append(d)
-            return out
+                rows = self._file_rows(last=n)
+                if rows is not None:
+                    return self._decoded(to_records, rows, self._store.interned, _codec())
         return [dict(r.to_dict(), session_id=self.session_id, notebook=self.notebook) for r in self._results[-n:]]
 
     def count(self, all_sessions: bool = False) -> int:
         """Number of measured cells: this session's, or every persisted row with ``all_sessions``."""
-        if all_sessions and self.path is not None and self.path.exists():
+        if all_sessions:
             with self._lock:
-                conn = self._connect()
-                return int(conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0])
+                store = self._open(create=False)
+                if store is not None:
+                    try:
+                        return store.count()
+                    except sqlite3.Error as exc:
+                        raise LedgerError(f"{self.path} cannot be read ({exc})") from None
         return len(self)
 
     def export(self, path: str | os.PathLike, fmt: str | None = None, all_sessions: bool = False) -> int:
@@ -260,7 +315,16 @@ class Ledger:
         (CodeCarbon's emissions.csv columns). Returns the number of rows; raises ``exporters.ExportError``."""
         from . import exporters
 
-        return exporters.export(self.records(all_sessions=all_sessions), path, fmt)
+        fmt = exporters.resolve_format(path, fmt)
+        if fmt == "csv":
+            from .ledger_frames import csv_table
+
+            with _bulk():
+                cols, with_ids = self._columns(all_sessions)
+                header, columns = csv_table(cols, with_ids)
+                return exporters.write_csv_columns(path, header, columns, cols.n)
+        with _bulk():
+            return exporters.export(self.records(all_sessions=all_sessions), path, fmt)
 
     def compare(self, metric: str = "energy", by: str = "label", baseline: str | None = None,
                 quality: str | None = None, all_sessions: bool = False, **options):

@@ -14,6 +14,8 @@ def pct_text(pct: float, digits: int | None = None) -> str:
     """'+54 %' / '−4.2 %' (typographic minus); ``digits`` default: 0 from 10 % up, else 1."""
     if digits is None:
         digits = 0 if abs(pct) >= 9.95 else 1
+        while digits < 3 and abs(pct) != 100 and round(abs(pct), digits) == 100:  # −99.6 % is not −100 %
+            digits += 1
     if round(abs(pct), digits) == 0:
         return "0 %"
     sign = MINUS if pct < 0 else "+"

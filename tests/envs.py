@@ -5,9 +5,10 @@ Building an environment costs minutes, so the suite builds one per run (session-
 
 ``release_dists``  ``python -m build`` of this checkout: ``Dists(wheel, sdist)`` in a temporary folder.
 ``release_env``    a new virtualenv (no PYTHONPATH, nothing from this checkout on its path) holding
-                   * the built **wheel** with its ``lab`` extra (JupyterLab + ipykernel), as a user installs it;
-                   * what the notebooks need beyond eco_magic: ``binder/requirements.txt`` without its ``.`` line
-                     (eco_magic comes from the wheel instead), rewritten for CI by :func:`notebook_requirements`;
+                   * the built **wheel** with its ``lab`` extra (JupyterLab, ipykernel and every notebook's own
+                     imports: the ``notebooks`` extra), and the CPU ``torch`` pin of binder/requirements.txt (the
+                     Makefile's TORCH) — exactly what ``make lab`` installs, from the wheel instead of the checkout,
+                     so that tests/test_lab_env.py can show that this alone runs every notebook;
                    * ``nbclient``, ``nbformat`` and ``pytest``, so that tests/test_notebooks.py runs inside it.
 
 Reuse ``release_env`` for any test of an installed eco_magic (the wheel's quickstart, the notebooks, the lab
@@ -106,12 +107,13 @@ class ReleaseEnv:
 
 
 def build_release_env(workdir: Path, dists: Dists) -> ReleaseEnv:
-    """A fresh virtualenv in ``workdir`` with ``<wheel>[lab]``, the notebooks' requirements and the test tools."""
+    """A fresh virtualenv in ``workdir`` with ``<wheel>[lab]``, CPU torch and the test tools (what ``make lab``
+    installs, plus the test tools)."""
     env = ReleaseEnv(workdir / "venv", dists)
     run([sys.executable, "-m", "venv", env.venv], cwd=workdir, env=env.env, timeout=300, what="python -m venv")
     requirements = workdir / "requirements.txt"
-    requirements.write_text("\n".join([f"eco_magic[lab] @ {dists.wheel.as_uri()}", *notebook_requirements(),
-                                       *TEST_TOOLS]) + "\n")
+    torch = [line for line in notebook_requirements() if line.startswith("torch==")]
+    requirements.write_text("\n".join([f"eco_magic[lab] @ {dists.wheel.as_uri()}", *torch, *TEST_TOOLS]) + "\n")
     # pip's cache stays on: a CI re-run reuses the wheels it already fetched
     env.run(["-m", "pip", "install", "-r", requirements], cwd=workdir, timeout=2400,
             what="pip install <wheel>[lab] + notebook requirements")

@@ -17,6 +17,14 @@ callables receive seconds since :func:`install`. Energy is integrated lazily, at
 (exactly for a constant power, by 1-ms midpoint steps for a callable). All power queries return the current
 power: the fake does not model NVML's 1-s averaging.
 
+Counter update timing: by default the energy counter follows the true energy continuously. With
+``FakeGpu(counter_update_s=0.1, counter_jitter=0.1)`` it behaves like NVML's, which moves about every 100 ms
+(measurement.md §1.3): it changes only at update instants, each interval drawn from 0.1 s × U(0.9, 1.1), the
+first one at a random phase (``counter_seed`` makes the draws reproducible), and shows the true energy at the
+last update. Instant power stays exact at every instant. When no device has update timing, :func:`install`
+tells eco_magic the counter has no update period (``nvidia.COUNTER_UPDATE_S = None``), so the sampler does not
+align cell boundaries to updates that never come.
+
 Reads: every energy or power query on a device (``nvmlDeviceGetTotalEnergyConsumption``, a power field in
 ``nvmlDeviceGetFieldValues``, ``nvmlDeviceGetPowerUsage``) adds one to ``FakeGpu.reads``, discovery's probes
 included. Set ``fail_after_reads`` / ``lost_after_reads`` relative to it (``gpu.lost_after_reads =
@@ -85,9 +93,17 @@ class FakeGpu:
     name_as_bytes: bool = False             # old bindings returned bytes
     fail_after_reads: int | None = None     # energy/power queries after this many raise NVMLError_Unknown
     lost_after_reads: int | None = None     # every query after this many raises NVMLError_GpuIsLost
+    counter_update_s: float | None = None   # None: the counter follows energy continuously; else the mean
+                                            # seconds between its updates (NVML: ~0.1 s, measurement.md §1.3)
+    counter_jitter: float = 0.0             # each update interval is counter_update_s × U(1 − j, 1 + j)
+    counter_phase_s: float | None = None    # first update after install (default: drawn in one interval)
+    counter_seed: int = 0                   # seed of the phase and the jitter draws (reproducible)
     reads: int = field(default=0, init=False)
-    energy_j: float = field(default=0.0, init=False)   # the counter's true value, in J
+    energy_j: float = field(default=0.0, init=False)   # the true energy, in J
     _t_s: float = field(default=0.0, init=False, repr=False)
+    _counter_j: float = field(default=0.0, init=False, repr=False)    # what the counter shows (last update)
+    _next_update_s: float = field(default=math.inf, init=False, repr=False)
+    _rng: Any = field(default=None, init=False, repr=False)
 
 
 class FakeHandle:
@@ -124,8 +140,14 @@ class FakeNvml:
         for i, gpu in enumerate(self.devices):
             if gpu.uuid is None:
                 gpu.uuid = f"GPU-{i:08x}-fa4e-4000-8000-{i:012x}"
-            gpu.energy_j = gpu.energy_at_start_j
+            gpu.energy_j = gpu._counter_j = gpu.energy_at_start_j
             gpu._t_s = 0.0
+            if gpu.counter_update_s is not None:
+                import random
+
+                gpu._rng = random.Random(gpu.counter_seed)
+                phase = gpu.counter_phase_s
+                gpu._next_update_s = gpu._rng.uniform(0.0, gpu.counter_update_s) if phase is None else phase
 
     # ---- time
     def now_s(self) -> float:
@@ -159,7 +181,23 @@ class FakeNvml:
         return spec(t_s) if callable(spec) else spec
 
     def _integrate(self, gpu: FakeGpu) -> None:
-        t1 = self.now_s()
+        """Bring the true energy up to now; with update timing, snapshot it at every update instant passed."""
+        now = self.now_s()
+        while gpu._next_update_s <= now:
+            self._integrate_to(gpu, gpu._next_update_s)
+            gpu._counter_j = gpu.energy_j
+            step = gpu.counter_update_s * gpu._rng.uniform(1.0 - gpu.counter_jitter, 1.0 + gpu.counter_jitter)
+            gpu._next_update_s += step
+        self._integrate_to(gpu, now)
+        if gpu.counter_update_s is None:
+            gpu._counter_j = gpu.energy_j
+
+    def counter_j(self, gpu: FakeGpu) -> float:
+        """What the energy counter shows now (J): the true energy at its last update."""
+        self._integrate(gpu)
+        return gpu._counter_j
+
+    def _integrate_to(self, gpu: FakeGpu, t1: float) -> None:
         t0, gpu._t_s = gpu._t_s, t1
         if t1 <= t0:
             return
@@ -262,7 +300,7 @@ class FakeNvml:
         self.calls["nvmlDeviceGetTotalEnergyConsumption"] += 1
         if not self._gpu(handle).supports_counter:
             raise _error(pynvml.NVML_ERROR_NOT_SUPPORTED)
-        return math.floor(self._gpu(handle, query=True).energy_j * 1000)  # mJ, uint64
+        return math.floor(self._gpu(handle, query=True)._counter_j * 1000)  # mJ, uint64
 
     def nvmlDeviceGetPowerUsage(self, handle: FakeHandle) -> int:
         self.calls["nvmlDeviceGetPowerUsage"] += 1
@@ -370,7 +408,13 @@ def install(monkeypatch: Any, devices: list[FakeGpu] | None = None, *,
     ``init_error``: an ``NVML_ERROR_*`` code that ``nvmlInit`` raises, e.g.
     ``pynvml.NVML_ERROR_LIBRARY_NOT_FOUND`` for a machine without the NVIDIA driver.
     """
+    from eco_magic.sensors import nvidia
+
     fake = FakeNvml([FakeGpu()] if devices is None else devices, clock=clock, init_error=init_error)
+    monkeypatch.setattr(nvidia, "driver_absence", lambda: None)  # the fake driver is "installed"
+    if not any(gpu.counter_update_s for gpu in fake.devices):
+        # a counter that follows energy continuously has no update steps: nothing for the sampler to align to
+        monkeypatch.setattr(nvidia, "COUNTER_UPDATE_S", None)
     for name in PATCHED:
         monkeypatch.setattr(pynvml, name, getattr(fake, name))
     monkeypatch.setattr(pynvml, "_nvmlGetFunctionPointer", _function_not_found)

@@ -15,6 +15,7 @@ from IPython.utils.capture import capture_output
 
 import eco_magic
 from eco_magic import engine as engine_mod
+from eco_magic import options
 
 from kernel_child import Kernel, setup_lines
 
@@ -116,7 +117,7 @@ def test_config_values_outside_the_working_range_are_refused(ip, setting, caplog
         with capture_output() as cap:
             ip.run_line_magic("load_ext", "eco_magic")
         assert f"EcoMagics.{name} must be between" in cap.stderr and "ignored" in cap.stderr
-        assert magic._out_of_range(name, getattr(magic._LOADED[id(ip)], name)) is None
+        assert options.out_of_range(name, getattr(magic._LOADED[id(ip)], name)) is None
     finally:
         ip.config.EcoMagics.pop(name, None)
 
@@ -231,3 +232,27 @@ def test_await_with_repeat_runs_each_run_in_the_event_loop(ip):
     assert res.success and res.result == 4
     rows = list(eco_magic.ledger())
     assert [r.run_index for r in rows] == [1, 2, 3] and len({r.group for r in rows}) == 1
+
+
+# ------------------------------------------------------------------------ 9. quiet mode never hides lost durability
+def test_quiet_mode_still_says_once_that_rows_live_in_memory_only(shell, tmp_path):
+    from helpers import load_fresh
+
+    bad = tmp_path / "corrupt.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    load_fresh(shell, bad)
+    try:
+        shell.run_line_magic("config", "EcoMagics.quiet = True")
+        with capture_output() as cap:
+            for _ in range(3):
+                shell.run_cell("%%ecolyze\nx = 1")
+        said = [line for line in cap.stderr.splitlines() if "memory" in line]
+        assert len(said) == 1 and str(bad) in said[0], cap.stderr
+        assert cap.stdout == ""
+        assert len(eco_magic.ledger()) == 3                       # the rows are kept in memory
+        assert bad.read_bytes() == b"this is not a database" * 100  # and the file left untouched
+    finally:
+        shell.run_line_magic("config", "EcoMagics.quiet = False")
+        shell.run_line_magic("unload_ext", "eco_magic")
+        eco_magic.ledger().set_path(None)
+        eco_magic.ledger().clear()

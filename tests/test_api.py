@@ -9,7 +9,7 @@ import threading
 import pytest
 
 import eco_magic
-from eco_magic import api
+from eco_magic import user_values
 
 from kernel_child import child_env
 
@@ -133,4 +133,4 @@ def test_describe_exception_survives_hostile_str():
         def __str__(self):
             raise KeyboardInterrupt
 
-    assert api.describe_exception(Hostile()).startswith("Hostile: <message unavailable")
+    assert user_values.describe_exception(Hostile()).startswith("Hostile: <message unavailable")

@@ -3,18 +3,16 @@
 Docker is not available here, so repo2docker itself is not run; repo2docker's behaviour that matters is fixed in
 research/testing.md §4: with a binder/ folder it reads only that folder (the root pyproject.toml is ignored), runs
 ``pip install -r binder/requirements.txt`` from the repository root after copying the repository (so ``.`` is the
-repository), and picks the Python of runtime.txt. The fast tests check those files statically; the slow test builds
-the same environment in a fresh virtualenv from binder/ alone and runs tests/test_notebooks.py inside it.
+repository), and picks the Python of runtime.txt. These tests check those files statically; the installed environment is
+built once, by ``make lab-install``, in tests/test_lab_env.py, which also checks that binder/requirements.txt asks
+for what that environment holds.
 """
 from __future__ import annotations
 
 import ast
-import os
 import re
-import subprocess
 import sys
 import tomllib
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -157,46 +155,3 @@ def test_ci_rewrite_only_touches_the_torch_index_and_pin():
     assert torch_pin.endswith("+cpu") and torch_pin[: -len("+cpu")] in after
     kept = [line for line in before if not line.startswith(("--extra-index-url", "torch=="))]
     assert [line for line in after if not line.startswith("torch==")] == kept
-
-
-# --- the environment itself -------------------------------------------------------------------------------------
-
-
-def _run(cmd, *, cwd, env, timeout, what):
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{what} failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
-    return proc
-
-
-@pytest.mark.slow
-def test_fresh_binder_env_runs_every_notebook(tmp_path):
-    """A new virtualenv gets binder/requirements.txt only (as repo2docker installs it: from the repository root),
-    plus the Jupyter pieces that Binder's base image provides and pytest; then tests/test_notebooks.py runs in it
-    with every notebook required (no skips), its kernels using the eco_magic installed from '.'."""
-    venv = tmp_path / "binder-venv"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path, env=env, timeout=300, what="python -m venv")
-    python = str(venv / "bin" / "python")
-    requirements = tmp_path / "requirements-ci.txt"
-    requirements.write_text(requirements_for_this_ci(REQUIREMENTS.read_text()))
-    # pip's cache is left on: a CI re-run reuses the wheels it already fetched
-    _run([python, "-m", "pip", "install", "-r", str(requirements), "ipykernel", "nbclient", "nbformat", "pytest"],
-         cwd=ROOT, env=env, timeout=2400, what="pip install -r binder/requirements.txt")
-    _run([python, "-m", "pip", "check"], cwd=ROOT, env=env, timeout=300, what="pip check")
-
-    probe = _run([python, "-c", "import eco_magic, torch; print(eco_magic.__file__); print(torch.version.cuda)"],
-                 cwd=tmp_path, env=env, timeout=300, what="import eco_magic, torch")
-    installed_at, cuda = probe.stdout.split()
-    assert Path(installed_at).resolve().is_relative_to(venv.resolve()), "eco_magic must come from the '.' install"
-    assert cuda == "None", "torch must be a CPU build"
-
-    report = tmp_path / "notebooks.xml"
-    env["ECO_MAGIC_NOTEBOOKS_STRICT"] = "1"
-    _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_notebooks.py",
-          f"--junitxml={report}"], cwd=ROOT, env=env, timeout=2400, what="tests/test_notebooks.py in the Binder env")
-    suite = ET.parse(report).getroot()
-    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
-    counts = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
-    assert counts["tests"] >= 3 * len(NOTEBOOKS) and counts["failures"] == counts["errors"] == 0, counts
-    assert counts["skipped"] == 0, f"every notebook must run in the Binder environment: {counts}"

@@ -6,7 +6,6 @@ The slow tests start real processes (a Jupyter kernel through jupyter_client, or
 """
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 import subprocess
@@ -18,18 +17,18 @@ import pytest
 from IPython.utils.capture import capture_output
 
 import eco_magic
-from eco_magic.session_ledger import COLUMNS, Ledger
+from eco_magic.session_ledger import Ledger
 from kernel_child import HERE, Kernel, child_env, setup_lines
 from helpers import make_result
 
 
 # --------------------------------------------------------------------------------------------------- helpers
 def rows(path: Path) -> list[dict]:
-    """Every row of the ledger file as the next session sees it: SQL columns plus the decoded JSON."""
+    """Every row of the ledger file as SQL sees it (the ``ledger`` view: one column per field)."""
     conn = sqlite3.connect(str(path), timeout=5.0)
     try:
         conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("SELECT * FROM cells ORDER BY id")]
+        return [dict(r) for r in conn.execute("SELECT * FROM ledger ORDER BY row_id")]
     finally:
         conn.close()
 
@@ -54,13 +53,19 @@ def assert_not_locked(path: Path) -> None:
     assert not leftovers, leftovers
 
 
-def assert_rows_consistent(found: list[dict]) -> None:
-    """Every row is whole: its JSON parses and agrees with its SQL columns."""
-    for row in found:
-        d = json.loads(row["result_json"])
-        for col in COLUMNS:
-            assert row[col] == d.get(col), (row["id"], col, row[col], d.get(col))
-        assert row["started_at"] == d["started_at"]
+def assert_rows_consistent(path: Path, found: list[dict]) -> None:
+    """Every row is whole: what a fresh ledger decodes agrees with the SQL columns, field by field."""
+    led = Ledger(path)
+    try:
+        decoded = led.records(all_sessions=True)
+    finally:
+        led.close()
+    assert [d["row_id"] for d in decoded] == [r["row_id"] for r in found]
+    for d, row in zip(decoded, found):
+        for col, value in row.items():
+            if col in d and not isinstance(d[col], (list, dict)):
+                assert value == d[col], (row["row_id"], col, value, d[col])
+        assert d["devices"] and d["devices"][0]["method"]
 
 
 def spawn(tmp: Path, ledger: Path, *args: str) -> subprocess.Popen:
@@ -101,6 +106,28 @@ def test_corrupt_ledger_file_is_left_alone_and_the_cell_still_runs(ip, tmp_path)
     assert bad.read_bytes() == junk                                          # the user's file is untouched
 
 
+def test_another_program_s_database_is_left_alone_and_the_cell_still_runs(ip, tmp_path):
+    theirs = tmp_path / "app.db"
+    conn = sqlite3.connect(theirs)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO users(name) VALUES ('ada')")
+    conn.commit()
+    conn.close()
+    before = theirs.read_bytes()
+    ip.run_line_magic("config", f"EcoMagics.ledger_path = {str(theirs)!r}")
+    try:
+        with capture_output() as cap:
+            res = ip.run_cell("%%ecolyze -l theirs\n6 * 7")
+        assert res.success and res.result == 42
+        shown = "".join(o.data.get("text/plain", "") for o in cap.outputs)
+        assert "is not an eco_magic ledger" in shown and "users" in shown and "left untouched" in shown
+        assert [r.label for r in eco_magic.ledger()] == ["theirs"]
+        assert theirs.read_bytes() == before
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("app.db")) == ["app.db"]
+    finally:
+        ip.run_line_magic("config", f"EcoMagics.ledger_path = {str(tmp_path / 'ledger.sqlite')!r}")
+
+
 def test_unwritable_ledger_location_degrades_to_memory(ip, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -119,7 +146,7 @@ def test_a_reader_holding_the_file_open_does_not_block_appends(tmp_path):
     writer.append(make_result("first"))
     reader = sqlite3.connect(str(path), isolation_level=None)
     reader.execute("BEGIN")
-    assert reader.execute("SELECT COUNT(*) FROM cells").fetchone()[0] == 1   # a read transaction stays open
+    assert reader.execute("SELECT COUNT(*) FROM ledger").fetchone()[0] == 1  # a read transaction stays open
     try:
         writer.append(make_result("second"))                               # WAL: readers never block writers
         assert writer.note is None and writer.path == path
@@ -138,7 +165,7 @@ def test_rows_survive_closing_without_a_clean_shutdown(tmp_path):
         led.append(make_result(f"r{i}"))
     found = rows(path)                                           # another connection, the ledger still open
     assert [r["label"] for r in found] == [f"r{i}" for i in range(5)]
-    assert_rows_consistent(found)
+    assert_rows_consistent(path, found)
     led.close()
 
 
@@ -164,7 +191,7 @@ def test_kernel_killed_mid_cell_keeps_every_earlier_row(tmp_path):
     assert_not_locked(ledger)
     found = rows(ledger)
     assert [r["label"] for r in found] == [f"before-{i}" for i in range(20)]   # all there, nothing half-written
-    assert_rows_consistent(found)
+    assert_rows_consistent(ledger, found)
     earlier = Ledger(ledger)
     try:
         assert earlier.count(all_sessions=True) == 20
@@ -214,7 +241,7 @@ def test_shell_killed_while_appending_loses_no_committed_row(tmp_path):
         assert_not_locked(ledger)
     every = rows(ledger)
     assert [r["label"] for r in every] == expected
-    assert_rows_consistent(every)
+    assert_rows_consistent(ledger, every)
 
 
 @pytest.mark.slow
@@ -270,8 +297,8 @@ def test_two_kernels_append_to_one_ledger_at_once(tmp_path):
                 p.wait()
     found = rows(ledger)
     assert len(found) == 2 * n
-    assert_rows_consistent(found)
-    assert len({r["id"] for r in found}) == 2 * n
+    assert_rows_consistent(ledger, found)
+    assert len({r["row_id"] for r in found}) == 2 * n
     by_session: dict[str, list[str]] = {}
     for r in found:
         by_session.setdefault(r["session_id"], []).append(r["label"])

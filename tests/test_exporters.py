@@ -194,3 +194,11 @@ def test_nothing_from_the_environment_is_written(tmp_path, monkeypatch):
     for name, fmt in (("a.csv", None), ("a.json", None), ("cc.csv", "codecarbon")):
         exporters.export([gpu_record()], tmp_path / name, fmt)
         assert "s3cr3t-value" not in (tmp_path / name).read_text()
+
+
+def test_texts_utf8_cannot_hold_are_escaped_not_fatal(tmp_path):
+    rec = record("bad-\ud800")
+    assert exporters.to_json([rec], tmp_path / "x.json") == 1
+    assert json.loads((tmp_path / "x.json").read_text(encoding="utf-8"))["records"][0]["label"] == "bad-\ud800"
+    assert exporters.to_csv([rec], tmp_path / "x.csv") == 1
+    assert read_csv(tmp_path / "x.csv")[0]["label"] == "bad-\\ud800"

@@ -1,4 +1,3 @@
-import json
 import sqlite3
 
 import pytest
@@ -34,10 +33,16 @@ def test_rows_persist_across_sessions(tmp_path):
     assert rows[0]["notebook"] == "nb.ipynb"
     df = second.to_dataframe(all_sessions=True)
     assert list(df["label"]) == ["a", "b"]
-    # the store is plain SQLite with the full result as JSON
-    with sqlite3.connect(path) as conn:
-        blob = conn.execute("SELECT result_json FROM cells WHERE label='a'").fetchone()[0]
-    assert json.loads(blob)["devices"][0]["method"] == "estimated"
+    # the store is plain SQLite: figures in real columns, texts through the ``ledger`` view
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT energy_j, cpu_energy_j FROM measurements WHERE label='a'").fetchone() == (
+            100.0, 100.0)
+        assert conn.execute("SELECT session_id, notebook, region, carbon_source, methods FROM ledger "
+                            "WHERE label='a'").fetchone() == ("s1", "nb.ipynb", "FR", "Ember/OWID",
+                                                              "cpu:model=estimated")
+    finally:
+        conn.close()
 
 
 def test_clear_is_scoped(tmp_path):

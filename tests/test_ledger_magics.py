@@ -250,3 +250,65 @@ def test_bad_input_is_a_usage_error_naming_the_usage(lm, line):
 def test_unknown_subcommand_message_has_the_usage_line(lm):
     with pytest.raises(UsageError, match="unknown %ecoledger subcommand 'show'; usage: %ecoledger"):
         run(lm, "show")
+
+
+# --- a ledger file that cannot be used, and paths with spaces ------------------------------------------------------
+@pytest.fixture
+def broken(lm, tmp_path):
+    """The ledger path points at random bytes; restored afterwards."""
+    import random
+
+    bad = tmp_path / "corrupt.sqlite"
+    bad.write_bytes(random.Random(7).randbytes(8192))
+    lm.run_line_magic("config", f"EcoMagics.ledger_path = {str(bad)!r}")
+    yield bad
+    lm.run_line_magic("config", f"EcoMagics.ledger_path = {str(tmp_path / 'ledger.sqlite')!r}")
+
+
+def run_cell(ip, code):
+    with capture_output() as cap:
+        res = ip.run_cell(code)
+    return res, cap
+
+
+@pytest.mark.parametrize("line", ["--all", "compare --all", "export out.csv --all", "clear --all"])
+def test_a_corrupt_ledger_gives_a_one_line_usage_error_not_a_traceback(broken, lm, tmp_path, line, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = broken.read_bytes()
+    res, cap = run_cell(lm, f"%ecoledger {line}")
+    assert isinstance(res.error_in_exec, UsageError), res.error_in_exec
+    message = str(res.error_in_exec)
+    assert "\n" not in message and "corrupt.sqlite" in message and "left untouched" in message
+    assert "Traceback" not in cap.stdout + cap.stderr
+    assert broken.read_bytes() == before and not (tmp_path / "out.csv").exists()
+
+
+def test_a_corrupt_ledger_still_shows_and_clears_this_session(broken, lm):
+    res, cap = run_cell(lm, "%ecoledger")
+    assert res.success
+    (b,) = bundles(cap)
+    assert "no measured cells yet" in b["text/plain"] and "earlier sessions cannot be read" in b["text/plain"]
+    res, cap = run_cell(lm, "%ecoledger clear")
+    assert res.success
+    assert cap.stdout.startswith("cleared 0 rows of this session in memory; the ledger file was not changed:")
+    assert len(cap.stdout.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_export_to_a_quoted_path_with_spaces(lm, tmp_path, quote):
+    add(make_result("a", 1.0))
+    folder = tmp_path / "my runs"
+    folder.mkdir()
+    for name in ("a b.csv", "c d.json"):
+        res, cap = run_cell(lm, f"%ecoledger export {quote}{folder / name}{quote} --all")
+        assert res.success, res.error_in_exec
+        assert (folder / name).exists() and f"to {folder / name} (" in cap.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["a b.csv", "c d.json"]
+
+
+def test_split_line_keeps_backslashes_and_drops_quotes():
+    assert ledger_magics.split_line(r'export "C:\Users\me\a b.csv" --all') == [
+        "export", r"C:\Users\me\a b.csv", "--all"]
+    assert ledger_magics.split_line("compare --by 'my label'") == ["compare", "--by", "my label"]
+    with pytest.raises(ValueError):
+        ledger_magics.split_line("export 'unclosed")

@@ -357,3 +357,32 @@ def test_llm_tokens_counts_every_generated_token_per_variant(executed):
     out = "\n".join(run.stdout(c) for c in run.code_cells())
     assert re.search(r"^fp32: batch 1 .* mJ/token, batch 8 .* mJ/token", out, flags=re.M)
     assert "untrained" in run.nb.cells[0].source
+
+
+def _text_outputs(cell) -> str:
+    """Everything a cell printed or displayed, as text (streams and text/plain)."""
+    out = []
+    for o in cell.outputs:
+        out.append(o.get("text", "") if o.output_type == "stream" else (o.get("data") or {}).get("text/plain", ""))
+    return "\n".join(out)
+
+
+def test_classroom_plans_before_running(executed):
+    """Part 4: the measured forest scaled to a year (interval carried), and two %ecoplan cards."""
+    run = executed("classroom.ipynb")
+    cells = {c.source.splitlines()[0]: c for c in run.code_cells()}
+    scaled = _text_outputs(cells["forest_run.scale_to(items=1_000_000 * 365)"])
+    assert "calibrated" in scaled and "95 %" in scaled, scaled
+    year = _text_outputs(next(c for k, c in cells.items() if k.startswith("%ecoplan --device H100 --devices 64 --days")))
+    assert "64 H100s, one year" in year and "CO₂e" in year
+    regions = _text_outputs(next(c for k, c in cells.items() if "--compare region=" in k))
+    for code in ("NO", "FR", "WORLD", "PL"):
+        assert code in regions
+
+
+def test_quantization_scales_each_variant_to_a_year(executed):
+    run = executed("quantization.ipynb")
+    cell = next(c for c in run.code_cells() if "scale_to(items=SENTENCES_PER_DAY * 365" in c.source)
+    text = _text_outputs(cell)
+    for label in ("fp32, one year", "bf16, one year", "int8, one year"):
+        assert label in text, text

@@ -6,7 +6,6 @@ import os
 import struct
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -76,22 +75,11 @@ def test_decimated_trace_says_so():
     assert "averages 4 samples" in fig.axes[0].get_xlabel()
 
 
-def test_warm_up_thread_is_named_daemon_and_idempotent():
-    first = plot.warm_up()
-    if first is not None:                      # None: an earlier test already warmed up in this process
-        assert first.name == "eco_magic-plotwarm" and first.daemon
-        first.join(timeout=30)
-        assert not first.is_alive()
-    assert plot.warm_up() is None
-    assert "matplotlib.figure" in sys.modules
-    assert not [t for t in threading.enumerate() if t.name == "eco_magic-plotwarm"]
-
-
 _SCRIPT = r"""
 import json, sys
 sys.path[:0] = [{root!r}, {tests!r}]
 out = {{}}
-import eco_magic, eco_magic.display.card, eco_magic.display.plot, eco_magic.display.widget, eco_magic.whatif
+import eco_magic, eco_magic.display.card, eco_magic.display.plot, eco_magic.display.svg, eco_magic.whatif
 out["heavy_after_import"] = [m for m in ("IPython", "ipywidgets", "matplotlib", "pandas") if m in sys.modules]
 from eco_magic.display import card
 from test_plot import traced_result
@@ -101,27 +89,28 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 cfg = Config(); cfg.HistoryManager.hist_file = ":memory:"
 ip = InteractiveShell.instance(config=cfg)
-ip.kernel = object()                     # pretend to be a Jupyter kernel: widget path, plots allowed
+ip.kernel = object()                     # pretend to be a Jupyter kernel: plots allowed
 with capture_output() as cap:
     card.present(traced_result(duration_s=0.6))
 data = cap.outputs[0].data
-out["short_mpl"] = "matplotlib" in sys.modules
-out["short_widget"] = card.WIDGET_MIME in data
-out["short_img"] = "data:image/png" in data["text/html"]
+out["short_keys"] = sorted(data)
+out["short_svg"] = "<svg" in data["text/html"]
 with capture_output() as cap:
     card.present(traced_result(duration_s=5.0))
-out["long_mpl"] = "matplotlib" in sys.modules
-out["long_img"] = "data:image/png;base64,iVBOR" in cap.outputs[0].data["text/html"]
+out["long_svg"] = "<svg" in cap.outputs[0].data["text/html"]
+out["long_png"] = "data:image/png" in cap.outputs[0].data["text/html"]
+out["heavy_after_cards"] = [m for m in ("ipywidgets", "matplotlib", "pandas") if m in sys.modules]
 print(json.dumps(out))
 """
 
 
-def test_short_cells_never_import_matplotlib(tmp_path):
+def test_cards_never_import_matplotlib_or_ipywidgets(tmp_path):
+    """The card's trace is SVG: neither a short nor a long cell imports matplotlib, and no widget is built."""
     script = _SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"))
     env = dict(os.environ, MPLBACKEND="Agg", IPYTHONDIR=str(tmp_path))
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)              # the whole stdout is the JSON line: nothing else was printed
-    assert out == {"heavy_after_import": [], "short_mpl": False, "short_widget": True, "short_img": False,
-                   "long_mpl": True, "long_img": True}
+    assert out == {"heavy_after_import": [], "short_keys": ["text/html", "text/plain"], "short_svg": False,
+                   "long_svg": True, "long_png": False, "heavy_after_cards": []}

@@ -1,6 +1,8 @@
 """Estimated CPU and RAM energy (cpu_model, ram_model), the TDP table and CPU temperature."""
 from __future__ import annotations
 
+import re
+import statistics
 import subprocess
 from pathlib import Path
 import sys
@@ -117,7 +119,7 @@ def test_read_tdp_table_skips_comments_and_bad_rows():
 # ------------------------------------------------------------------------------------------ CPU identity
 def test_parse_cpuinfo_counts_sockets_and_threads():
     info = cpu_model.parse_cpuinfo(cpuinfo_text("Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz", 2, 40))
-    assert info == CpuInfo("Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz", sockets=2, logical_cpus=80)
+    assert (info.brand, info.sockets, info.logical_cpus) == ("Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz", 2, 80)
 
 
 def test_parse_cpuinfo_names_arm_neoverse_cores():
@@ -375,9 +377,42 @@ def test_platform_without_sensors_temperatures(monkeypatch):
     import psutil
 
     monkeypatch.delattr(psutil, "sensors_temperatures", raising=False)  # macOS / Windows
+    monkeypatch.setattr(temperature.sys, "platform", "darwin")
     th = temperature.CpuThermometer()
     assert th.read() is None
-    assert "Linux/FreeBSD only" in th.note().message
+    assert "on Linux and, through psutil, FreeBSD only" in th.note().message
+
+
+def test_linux_reads_hwmon_directly_like_psutil(tmp_path):
+    def hwmon(n, name, temps):
+        d = tmp_path / "hwmon" / f"hwmon{n}"
+        d.mkdir(parents=True)
+        (d / "name").write_text(name + "\n")
+        for i, (label, milli) in enumerate(temps, start=1):
+            (d / f"temp{i}_input").write_text(f"{milli}\n")
+            if label is not None:
+                (d / f"temp{i}_label").write_text(label + "\n")
+
+    hwmon(0, "acpitz", [(None, 27800)])
+    hwmon(1, "coretemp", [("Package id 0", 61000), ("Core 0", 58000)])
+    hwmon(2, "nvme", [("Composite", 44850)])
+    found = temperature.linux_sensors_temperatures(str(tmp_path))
+    assert found["coretemp"] == [temperature.Reading("Package id 0", 61.0), temperature.Reading("Core 0", 58.0)]
+    assert found["acpitz"] == [temperature.Reading("", 27.8)]
+    assert temperature.pick_cpu_temp_c(found) == 61.0
+    th = temperature.CpuThermometer(sensors_fn=lambda: temperature.linux_sensors_temperatures(str(tmp_path)))
+    assert th.read() == 61.0 and th.note() is None
+
+
+def test_linux_falls_back_to_thermal_zones(tmp_path):
+    zone = tmp_path / "thermal" / "thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "type").write_text("x86_pkg_temp\n")
+    (zone / "temp").write_text("55000\n")
+    found = temperature.linux_sensors_temperatures(str(tmp_path))
+    assert found == {"x86_pkg_temp": [temperature.Reading("", 55.0)]}
+    assert temperature.pick_cpu_temp_c(found) == 55.0
+    assert temperature.linux_sensors_temperatures(str(tmp_path / "none")) == {}
 
 
 def test_slow_sensor_calls_are_cached_for_a_second():
@@ -413,8 +448,102 @@ def test_fast_sensor_calls_are_reused_only_briefly():
     assert calls[0] == 2                       # then read again
 
 
+def test_no_sensors_at_all_is_believed_for_a_while():
+    calls = [0]
+    now = [0.0]
+
+    def empty():  # a VM: psutil finds no hwmon at all
+        calls[0] += 1
+        return {}
+
+    th = temperature.CpuThermometer(sensors_fn=empty, clock=lambda: now[0])
+    assert th.read() is None
+    now[0] += temperature.MIN_TTL_S + 1.0
+    assert th.read() is None and calls[0] == 1   # not asked again at every tick
+    now[0] += temperature.EMPTY_TTL_S
+    th.read()
+    assert calls[0] == 2
+
+
 def test_failing_sensor_call_is_none_not_an_exception():
     def broken():
         raise OSError("hwmon went away")
 
     assert temperature.CpuThermometer(sensors_fn=broken).read() is None
+
+
+# ------------------------------------------------------------------------ CPU identity in VMs (issue 14.4)
+from eco_magic.sensors import cpu_identity  # noqa: E402
+
+
+def vm_cpuinfo(model_name: str, vendor: str, family: int, model: int, stepping: int, *, vm: bool = True,
+               threads: int = 2) -> str:
+    """/proc/cpuinfo of a cloud VM: a generic model name, the CPUID numbers, the hypervisor flag."""
+    flags = "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr" + (" hypervisor" if vm else "") + " lahf_lm"
+    blocks = [f"processor\t: {i}\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n"
+              f"model name\t: {model_name}\nstepping\t: {stepping}\nphysical id\t: 0\nflags\t\t: {flags}"
+              for i in range(threads)]
+    return "\n\n".join(blocks) + "\n"
+
+
+def test_generic_epyc_in_a_vm_is_narrowed_by_family_and_model():
+    cpu = cpu_model.read_cpu_info(vm_cpuinfo("AMD EPYC", "AuthenticAMD", 25, 1, 1))
+    cpu = CpuInfo(cpu.brand, cpu.sockets, cpu.logical_cpus, cpu.arch, cpu.cpuid, dmi="Google / Google Compute Engine")
+    b = cpu_model.power_budget(cpu)
+    rows = [r for r in cpu_model.load_tdp_table() if re.search(r"^AMD EPYC 7[0-9A-Z][0-9A-Z]3[PX]?$", r.name)]
+    dense = [r.tdp_w / r.threads for r in rows if r.threads >= max(x.threads for x in rows) / 2]
+    assert b.w_per_thread == pytest.approx(statistics.median(dense))
+    assert b.tdp_machine_w == pytest.approx(2 * b.w_per_thread)
+    assert 1.5 < b.w_per_thread < 3.0                      # a 64-core Milan part, not the 4 W/thread default
+    assert b.basis.startswith("'AMD EPYC' not in the table; CPUID family 0x19 model 0x1 stepping 1 → "
+                              "Zen 3 (EPYC 7003 'Milan'), in a VM (hypervisor flag; DMI: Google / Google Compute "
+                              "Engine): median ")
+    assert b.details["tdp_from"] == "cpuid" and b.details["generation_rows"] == len(dense)
+
+
+@pytest.mark.parametrize("name,vendor,family,model,stepping,generation", [
+    ("Intel Xeon Processor (Skylake, IBRS)", "GenuineIntel", 6, 85, 4, "Skylake-SP"),
+    ("Intel(R) Xeon(R) CPU @ 2.20GHz", "GenuineIntel", 6, 85, 7, "Cascade Lake"),
+    ("Intel(R) Xeon(R) Processor", "GenuineIntel", 6, 106, 6, "Ice Lake-SP"),
+    ("Intel(R) Xeon(R) Platinum", "GenuineIntel", 6, 143, 8, "Sapphire Rapids"),
+    ("AMD EPYC Processor", "AuthenticAMD", 23, 49, 0, "Zen 2 (EPYC 7002 'Rome')"),
+    ("AMD EPYC Processor (with IBPB)", "AuthenticAMD", 25, 17, 1, "Zen 4 (EPYC 9004 'Genoa')"),
+    ("Common KVM processor", "AuthenticAMD", 26, 2, 0, "Zen 5"),
+])
+def test_each_generation_found_from_cpuid(name, vendor, family, model, stepping, generation):
+    b = cpu_model.power_budget(cpu_model.read_cpu_info(vm_cpuinfo(name, vendor, family, model, stepping)))
+    assert b.details["tdp_from"] == "cpuid" and b.details["generation"].startswith(generation)
+    assert f"family {family:#x} model {model:#x}" in b.basis and "in a VM (hypervisor flag)" in b.basis
+    assert 0.5 < b.w_per_thread < 8.0
+
+
+def test_bare_metal_uses_every_part_of_the_generation():
+    vm = cpu_model.power_budget(cpu_model.read_cpu_info(vm_cpuinfo("AMD EPYC", "AuthenticAMD", 25, 1, 1)))
+    metal = cpu_model.power_budget(cpu_model.read_cpu_info(vm_cpuinfo("AMD EPYC", "AuthenticAMD", 25, 1, 1,
+                                                                      vm=False)))
+    assert "bare metal" in metal.basis and "dense" not in metal.basis
+    assert metal.w_per_thread > vm.w_per_thread               # small parts have more W per thread
+
+
+def test_masked_or_unknown_numbers_keep_the_default_and_say_why():
+    b = cpu_model.power_budget(cpu_model.read_cpu_info(vm_cpuinfo("Intel(R) Xeon(R) Processor", "GenuineIntel",
+                                                                  6, 167, 1)))
+    assert b.w_per_thread == 4.0 and b.details["tdp_from"] == "default"
+    assert b.basis == ("unknown CPU 'Intel(R) Xeon(R) Processor': 4 W/thread default (CPUID family 0x6 model 0xa7 "
+                       "names no server generation eco_magic knows, in a VM)")
+
+
+def test_a_known_brand_still_comes_from_the_table():
+    b = cpu_model.power_budget(cpu_model.read_cpu_info(vm_cpuinfo("AMD EPYC 7B13 64-Core Processor",
+                                                                  "AuthenticAMD", 25, 1, 1)))
+    assert b.details["tdp_from"] == "table" and b.details["table_row"] == "AMD EPYC 7B13"
+
+
+def test_cpuid_parsing_and_dmi_hint(tmp_path):
+    c = cpu_identity.parse_cpuid(vm_cpuinfo("AMD EPYC", "AuthenticAMD", 25, 1, 2))
+    assert c == cpu_identity.CpuId("AuthenticAMD", 25, 1, 2, True)
+    assert cpu_identity.parse_cpuid("processor : 0\nCPU implementer : 0x41\n") == cpu_identity.CpuId()
+    (tmp_path / "sys_vendor").write_text("Amazon EC2\n")
+    (tmp_path / "product_name").write_text("m6a.large\n")
+    assert cpu_identity.dmi_hint(tmp_path) == "Amazon EC2 / m6a.large"
+    assert cpu_identity.dmi_hint(tmp_path / "absent") is None

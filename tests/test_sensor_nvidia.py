@@ -272,6 +272,42 @@ def test_no_driver_gives_empty_discovery_with_short_note(fake_nvml):
     assert [n.message for n in found.notes] == ["no NVIDIA driver"]
 
 
+def _no_pynvml_import(monkeypatch):
+    real_import = builtins.__import__
+
+    def guarded(name, *args, **kwargs):
+        if name == "pynvml":
+            raise AssertionError("pynvml imported although no driver is present")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    monkeypatch.setattr(builtins, "__import__", guarded)
+
+
+def test_machine_without_driver_skips_the_pynvml_import(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(nvidia, "_DRIVER_PATHS", ("/nonexistent/driver/nvidia",))
+    monkeypatch.setattr(nvidia, "_NVML_LIBRARY", "libnvidia-ml-absent-for-this-test.so.1")
+    _no_pynvml_import(monkeypatch)
+    found = nvidia.discover(NO_CVD)
+    assert found.sensors == []
+    (note,) = found.notes
+    assert note.message.startswith("no NVIDIA driver (no /nonexistent/driver/nvidia") and note.hint is None
+    assert "nvidia-ml-py not imported" in note.message
+
+
+def test_macos_never_imports_pynvml(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    _no_pynvml_import(monkeypatch)
+    assert [n.message for n in nvidia.discover(NO_CVD).notes] == ["no NVIDIA driver on macOS"]
+
+
+def test_driver_directory_present_lets_nvml_decide(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(nvidia, "_DRIVER_PATHS", (str(tmp_path),))
+    assert nvidia.driver_absence() is None
+
+
 def test_driver_not_loaded_is_also_no_driver(fake_nvml):
     fake_nvml(init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
     assert [n.message for n in nvidia.discover(NO_CVD).notes] == ["no NVIDIA driver"]
@@ -299,6 +335,7 @@ def test_missing_binding_gives_a_note(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_pynvml)
+    monkeypatch.setattr(nvidia, "driver_absence", lambda: None)  # a driver, but no binding
     found = nvidia.discover(NO_CVD)
     assert found.sensors == []
     assert found.notes[0].message == "nvidia-ml-py not installed"
@@ -309,6 +346,7 @@ def test_unofficial_binding_is_refused(monkeypatch):
     impostor = types.ModuleType("pynvml")
     impostor.nvmlInit = lambda: pytest.fail("must not initialise an unofficial binding")
     monkeypatch.setitem(sys.modules, "pynvml", impostor)
+    monkeypatch.setattr(nvidia, "driver_absence", lambda: None)
     found = nvidia.discover(NO_CVD)
     assert found.sensors == [] and "unofficial" in note_text(found)
 

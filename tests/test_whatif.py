@@ -93,7 +93,7 @@ def test_card_shows_what_if_and_projection_in_html_and_text(fake_grids):
     text = render_text(r, what_if=rows, project_daily=10, unknown_regions=["Atlantis"])
     assert 'class="eco-whatif"' in html and 'class="eco-projection"' in html
     for needle in ("Lowland", "61.6 g", "Highland", "1.10 kg", "0.1× this cell", "Atlantis",
-                   "3,650 kWh", "2,248 kg", "9,125 L"):
+                   "3.65 MWh", "2.25 t", "9.12 m³"):
         assert needle in html, needle
         assert needle in text, needle
     assert "per year" in text and "what-if" in text

@@ -7,15 +7,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 cells = [
     new_markdown_cell(
         "# eco_magic quickstart\n\n"
-        "`%%ecolyze` measures what a cell costs the planet: while it runs, the card under the cell shows live "
-        "power; when it ends, the card shows **energy, CO₂e, water, thermal state and ESS**, each with its unit and "
+        "`%%ecolyze` measures what a cell costs the planet: while it runs (from half a second on), a readout under "
+        "the cell shows live power; when it ends, the card shows **energy, CO₂e, water, thermal state and ESS**, each with its unit and "
         "*how it was obtained* (hardware counter, integrated power, or an estimate).\n\n"
         "On a laptop or Binder without readable energy counters the CPU and RAM figures are **estimates** "
         "(CPU time × TDP per thread; DIMM model), and the card says so."),
     new_code_cell("%load_ext eco_magic"),
     new_markdown_cell(
-        "## A tiny model\n\nA one-layer network: a 1024 × 1024 weight matrix (1 M parameters) applied to a batch "
-        "of 4,096 inputs. We keep a float32 and a float64 copy to compare."),
+        "## A tiny model\n\nA one-layer network: a 1024 × 1024 weight matrix (1,048,576 parameters: 1.05 M) applied "
+        "to a batch of 2,048 inputs. We keep a float32 and a float64 copy to compare."),
     new_code_cell(
         "import numpy as np\n\n"
         "rng = np.random.default_rng(0)\n"

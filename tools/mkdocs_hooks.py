@@ -6,7 +6,7 @@ under ``docs/`` (``docs/trackers.md``). On the site those targets are other page
 runs right after pymdownx.snippets has put the sections in rewrites:
 
 * ``](#slug)`` whose slug is the heading of a README section that a docs page includes becomes ``](page.md)``;
-* ``](docs/page.md)`` becomes ``](page.md)``.
+* ``](docs/page.md)`` becomes ``](page.md)``, and an image ``](docs/img/card.png)`` becomes ``](img/card.png)``.
 
 Anything else is left alone, so ``mkdocs build --strict`` still reports a link that leads nowhere.
 """
@@ -57,7 +57,7 @@ class _Links(Preprocessor):
             return f"]({target})" if target and target != self.current else m.group(0)
 
         text = re.sub(r"\]\(#([\w-]+)\)", anchor, "\n".join(lines))
-        return re.sub(r"\]\(docs/([\w./-]+\.md(?:#[\w-]+)?)\)", r"](\1)", text).split("\n")
+        return re.sub(r"\]\(docs/([\w./-]+\.(?:md|png|svg)(?:#[\w-]+)?)\)", r"](\1)", text).split("\n")
 
 
 class _LinksExtension(Extension):

@@ -1,53 +1,47 @@
 """What the magic shows: ``begin`` when a cell starts, ``present`` when it ends, ``cancel`` when it fails.
 
-In a kernel with ipywidgets (JupyterLab, Notebook, VS Code, nbclient):
+In a Jupyter kernel (JupyterLab, Notebook, VS Code, nbclient):
 
-* :func:`begin` displays a live readout (elapsed time, power per device, energy so far) under a display id, with
-  ``text/plain`` "ecolyze: measuring <label>…" beside the widget view, and starts a daemon thread
-  ``eco_magic-live`` that refreshes it from ``sampler.live()`` every 0.5 s (widget updates only, no printing).
-* :func:`present` stops that thread and replaces the readout, in place, with the result card: one bundle holding
-  the widget view (``VBox.eco-card-root``: card HTML + power-trace ``Image``), ``text/html`` (the same card with
-  the plot as an inline base64 PNG) and ``text/plain`` (:func:`~eco_magic.display.text.render_text`). Exports,
-  untrusted notebooks and GitHub show the HTML; terminals and logs the text (DESIGN.md convention 8).
+* :func:`begin` starts a daemon thread ``eco_magic-live`` that, from 0.5 s into the cell, shows the live readout
+  (:mod:`.live`: elapsed time, power per device, energy so far) as a ``text/plain`` + ``text/html`` output under a
+  display id and replaces it in place (``update_display``) every 0.5 s.
+* :func:`present` stops that thread and shows the result card — in place of the readout when there is one, else
+  as a new output (a cell shorter than 0.5 s sends one message: its card): ``text/html``
+  (:func:`~eco_magic.display.html.render_html`, the power trace as inline SVG for cells ≥ 1 s) and ``text/plain``
+  (:func:`~eco_magic.display.text.render_text`).
 
-Anywhere else (terminal IPython, a shell without a kernel, ipywidgets not installed): no live readout, and the
-result is one ``text/plain`` + ``text/html`` bundle. No plot is drawn there (nothing could show it), nor for cells
-shorter than :data:`eco_magic.display.plot.MIN_DURATION_S` — matplotlib is then not even imported.
+No widget is involved: what stays in the notebook is a plain bundle that renders without a kernel, a widget manager
+or a network (reopened notebooks, nbconvert, GitHub, VS Code, terminals), and the kernel keeps no per-cell state
+(no comm, no widget model) — memory and file descriptors stay flat however many cells are shown.
 
-Every part that could fail (widgets, plot, what-if lookups) degrades to the static card; nothing here raises into
-the cell except a bug in the text/HTML renderers themselves.
+Anywhere else (terminal IPython, a shell without a kernel): no live readout, and the result is one ``text/plain`` +
+``text/html`` bundle (terminals show the text). Nothing here raises into the cell except a bug in the text/HTML
+renderers themselves.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .widget import LIVE_INTERVAL_S
-
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+from .live import LIVE_INTERVAL_S
 
 
 @dataclass
 class LiveHandle:
-    """A displayed live readout: its display id, the HTML widget and the thread that refreshes it."""
+    """A live readout: its display id and the thread that shows and refreshes it."""
 
     display_id: str
-    widget: Any
     updater: Any
-    root: Any = None  # the displayed VBox: it *becomes* the card (same model), so no displayed view is closed
 
-    def stop(self) -> None:
-        """Stop and join the refresh thread (idempotent)."""
-        self.updater.stop()
+    def stop(self, join: bool = False) -> None:
+        """Stop the refresh thread; no refresh is published after this returns (idempotent). ``join``: also wait
+        for the thread to end (it does at once)."""
+        self.updater.stop(join=join)
 
-
-def _ipywidgets():
-    """The ipywidgets module, or ``None`` when it cannot be imported."""
-    try:
-        import ipywidgets
-    except Exception:  # noqa: BLE001 - ImportError, or a broken install: degrade to the static card
-        return None
-    return ipywidgets
+    @property
+    def shown(self) -> bool:
+        """Is a readout on screen (final once :meth:`stop` returned)?"""
+        return bool(getattr(self.updater, "shown", False))
 
 
 def in_kernel() -> bool:
@@ -70,29 +64,31 @@ def _ipython_running() -> bool:
 
 def begin(label: str, sampler: Any, channels: Sequence[Any], *,
           interval_s: float = LIVE_INTERVAL_S) -> LiveHandle | None:
-    """Show a live readout for a starting cell; returns a handle for :func:`present` (``None``: nothing shown).
+    """Start the live readout of a starting cell; returns a handle for :func:`present` (``None``: no readout).
 
-    Only in a kernel with ipywidgets; never raises.
+    Only in a kernel; nothing is shown before the first refresh (``interval_s`` in). Never raises.
     """
     updater = None
     try:
-        if not in_kernel() or _ipywidgets() is None:
+        if not in_kernel():
             return None
-        from IPython.display import display
+        import uuid
 
-        from .widget import LiveUpdater, build_live
+        from IPython.display import display, update_display
 
-        import ipywidgets as W
+        from .live import LiveUpdater
 
-        live = build_live(label, sampler.live(), channels)
-        root = W.VBox([live])
-        root.add_class("eco-live-root")
-        view = root._repr_mimebundle_()[WIDGET_MIME]
-        title = f"measuring {label}…" if label else "measuring…"
-        shown = display({WIDGET_MIME: view, "text/plain": f"ecolyze: {title}"}, raw=True, display_id=True)
-        updater = LiveUpdater(sampler, live, label, channels, interval_s=interval_s)
+        display_id = uuid.uuid4().hex
+
+        def publish(data: dict, update: bool) -> None:
+            if update:
+                update_display(data, raw=True, display_id=display_id)
+            else:
+                display(data, raw=True, display_id=display_id)
+
+        updater = LiveUpdater(sampler, publish, label, channels, interval_s=interval_s)
         updater.start()
-        return LiveHandle(shown.display_id, live, updater, root)
+        return LiveHandle(display_id, updater)
     except Exception:  # noqa: BLE001 - the readout must never break the cell
         if updater is not None:
             updater.stop()
@@ -110,76 +106,38 @@ def _what_if(result: Any, what_if_regions: Sequence[str]) -> tuple[list, list]:
         return [], []
 
 
-def _png(result: Any) -> bytes | None:
-    from . import plot
-
-    if not plot.should_plot(result):  # short cells: no matplotlib import at all
-        return None
-    try:
-        return plot.render_png(result)
-    except Exception:  # noqa: BLE001 - matplotlib missing or failing: the card without a plot
-        return None
-
-
 def bundle(result: Any, *, project_daily: float | None = None, what_if_regions: Sequence[str] = (),
-           widget: bool = False, plot: bool = True, root: Any = None) -> dict[str, Any]:
-    """The result's output bundle: ``text/plain`` + ``text/html`` (+ the widget view when ``widget``).
+           plot: bool = True) -> dict[str, Any]:
+    """The result's output bundle: ``text/plain`` + ``text/html``.
 
-    ``plot`` allows drawing the power trace (it is drawn only when the cell is long enough to have one). The
-    widget part is left out when ipywidgets cannot be imported or fails.
+    ``plot`` allows drawing the power trace (inline SVG; drawn only when the cell is long enough to have one).
     """
     from .html import render_html
     from .text import render_text
 
     rows, unknown = _what_if(result, what_if_regions)
-    png = _png(result) if plot else None
     extra = dict(what_if=rows, project_daily=project_daily, unknown_regions=unknown)
-    data: dict[str, Any] = {"text/plain": render_text(result, **extra),
-                            "text/html": render_html(result, png=png, **extra)}
-    if widget and _ipywidgets() is not None:
-        try:
-            from .widget import build_card
-
-            card = build_card(result, png, html=render_html(result, **extra))
-            if root is not None:
-                # JupyterLab hides an output whose model is closed, even after update_display gave it another
-                # model: so the displayed live root takes the card's children and classes instead
-                old = list(root.children)
-                root.children = tuple(card.children)
-                root.remove_class("eco-live-root")
-                root.add_class("eco-card-root")
-                card.close()  # the unused container only, never displayed; its children live on in root
-                from .widget import close_quietly
-
-                for child in old:
-                    close_quietly(child)
-                card = root
-            data[WIDGET_MIME] = card._repr_mimebundle_()[WIDGET_MIME]
-        except Exception:  # noqa: BLE001 - the static card still carries everything
-            pass
-    return data
+    return {"text/plain": render_text(result, **extra), "text/html": render_html(result, plot=plot, **extra)}
 
 
 def present(result: Any, handle: LiveHandle | None = None, *, project_daily: float | None = None,
             what_if_regions: Sequence[str] = ()) -> None:
-    """Show the final result (replacing the live readout of ``handle`` if there is one)."""
+    """Show the final result, replacing the live readout of ``handle`` if one is on screen."""
     if handle is not None:
         handle.stop()
     if not _ipython_running():
+        if handle is not None:
+            handle.stop(join=True)
         return
-    kernel = in_kernel()
-    data = bundle(result, project_daily=project_daily, what_if_regions=what_if_regions, widget=kernel,
-                  plot=kernel, root=getattr(handle, "root", None))
-    _publish(data, handle)
-
-
-def _publish(data: dict[str, Any], handle: LiveHandle | None) -> None:
+    data = bundle(result, project_daily=project_daily, what_if_regions=what_if_regions, plot=in_kernel())
     from IPython.display import display, update_display
 
-    if handle is not None:
+    if handle is not None and handle.shown:
         update_display(data, raw=True, display_id=handle.display_id)
-        return
-    display(data, raw=True)
+    else:
+        display(data, raw=True)
+    if handle is not None:
+        handle.stop(join=True)  # ended while the card was drawn: no thread outlives the cell
 
 
 def cancel(handle: Any) -> None:
@@ -190,13 +148,11 @@ def cancel(handle: Any) -> None:
     if handle is None:
         return
     try:
-        handle.stop()
+        handle.stop(join=True)
+        if not handle.shown:
+            return
         from IPython.display import update_display
 
         update_display({"text/plain": ""}, raw=True, display_id=handle.display_id)
     except Exception:  # noqa: BLE001
         pass
-    finally:
-        from .widget import close_quietly
-
-        close_quietly(getattr(handle, "widget", None))

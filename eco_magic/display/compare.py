@@ -137,10 +137,12 @@ def ledger_bundle(records: Sequence[Mapping[str, Any]], all_sessions: bool = Fal
     lines = [summary, *_aligned([header, *body, total_row], right=numeric, rule_before_last=True)]
     if more:
         lines.append(more)
-    head = "".join(f"<th style='{_TH}'>{escape(h)}</th>" for h in header)
+    # every cell says its alignment: JupyterLab right-aligns table cells that do not (labels under left headers)
+    head = "".join(f"<th style='{_TH}{';text-align:right' if i in numeric else ''}'>{escape(h)}</th>"
+                   for i, h in enumerate(header))
 
     def tr(cells: list[str], extra: str = "") -> str:
-        tds = "".join(f"<td style='padding:1px 8px;{_RIGHT if i in numeric else ''}'>{escape(v)}</td>"
+        tds = "".join(f"<td style='padding:1px 8px;{_RIGHT if i in numeric else 'text-align:left'}'>{escape(v)}</td>"
                       for i, v in enumerate(cells))
         return f"<tr{extra}>{tds}</tr>"
 

@@ -1,163 +1,216 @@
-"""Static HTML card for an EcoResult: self-contained, inline styles only, every user string escaped.
+"""The result card as self-contained HTML: one ``<style>`` scoped to ``.eco-card``, every user string escaped.
 
-This is what nbconvert, GitHub and JupyterLab show when no widget state is saved; the widget reuses it. Layout,
-top to bottom: a heading (label, status, duration, region), five tiles (energy, CO₂e, water, thermal, ESS), one row
-per device with a colour chip for how its energy was obtained (counter green, integrated blue, estimated brown),
-details (ESS inputs, gross vs net-of-idle energy, per-item and per-minute figures, flags, notes), the what-if rows
-and the annual projection when given, the power-trace image when given, and a provenance footer.
+This is what stays in the notebook after a cell (JupyterLab, Notebook 7, VS Code, nbconvert, GitHub): no script,
+no widget state, no network. Colours follow the notebook's light or dark theme (:mod:`.theme`); where ``<style>``
+is stripped (untrusted notebooks, GitHub) the markup still reads as plain tables.
+
+Top to bottom: a heading (label, status, duration, region, start time); one row of five figures (energy, CO₂e,
+water, thermal, ESS), each with its unit, how it was obtained and a note ("n/a" always with its reason); the
+repeat line; one row per device (numbers never wrap; the method and source column takes the remaining width);
+the Dask workers; the power trace (inline SVG, cells ≥ 1 s); details (net of idle, ESS inputs, rates, recorded
+values, LLM tokens, embodied carbon, flags, notes); what-if rows and the annual projection when asked for; the
+sources, each once.
 
 Stable CSS classes (tests and end-to-end selectors rely on them): ``eco-card``, ``eco-tile``, ``eco-energy``,
-``eco-co2``, ``eco-water``, ``eco-thermal``, ``eco-ess``, ``eco-devices``, ``eco-whatif``, ``eco-projection``,
-``eco-plot``, ``eco-provenance``.
+``eco-co2``, ``eco-water``, ``eco-thermal``, ``eco-ess``, ``eco-value``, ``eco-devices``, ``eco-workers``,
+``eco-plot``, ``eco-details``, ``eco-whatif``, ``eco-projection``, ``eco-provenance``.
 """
 from __future__ import annotations
 
-import base64
+import functools
+import re
 from html import escape
 from typing import TYPE_CHECKING, Sequence
 
-from . import fmt
-from .text import carbon_phrase, ess_text, methods_phrase, ratio_phrase
+from . import fmt, phrases, theme
+from .text import ROLE_LABEL, ratio_phrase
 
 if TYPE_CHECKING:
     from ..result import EcoResult
     from ..whatif import WhatIfRow
 
-STATUS_COLOUR = {"ok": "#2e7d32", "error": "#c62828", "interrupted": "#ef6c00"}
-METHOD_COLOUR = {"counter": "#2e7d32", "integrated": "#1565c0", "estimated": "#8d6e63"}
-ROLE_LABEL = {"lowest": "lowest-intensity grid", "highest": "highest-intensity grid", "chosen": "your list"}
+_C = ".eco.eco-card"  # two classes: beats JupyterLab's (0,2,1) table rules where it must
+#: The card's rules, scoped under ``.eco.eco-card`` (JupyterLab's own table rules are overridden: no zebra rows,
+#: no right-aligned text cells, no fixed layout).
+CARD_CSS = "".join((
+    f"{_C}{{font:13px/1.45 var(--jp-ui-font-family,system-ui,sans-serif);border:1px solid var(--eco-line);"
+    "border-radius:8px;padding:10px 14px;max-width:860px;box-sizing:border-box;text-align:left}",
+    f"{_C} table{{border-collapse:collapse;margin:0;border:0;font-size:12px;table-layout:auto;width:100%;"
+    "color:inherit}",
+    f"{_C} table.eco-w{{width:auto}}",
+    f"{_C} tr,{_C} tbody tr:nth-child(odd),{_C} tbody tr:nth-child(even),{_C} tbody tr:hover{{background:none}}",
+    f"{_C} th,{_C} td{{padding:1px 10px 1px 0;text-align:left;vertical-align:top;border:0;color:inherit;"
+    "font-weight:400;line-height:1.45}",
+    f"{_C} th,{_C} .eco-small,{_C} .eco-k{{color:var(--eco-muted);font-size:11px;font-weight:400}}",
+    f"{_C} th,{_C} .eco-nw{{white-space:nowrap}}",
+    f"{_C} .eco-n{{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}}",
+    f"{_C} .eco-head{{font-weight:600;font-size:14px;color:var(--eco-strong)}}",
+    f"{_C} .eco-head .eco-small{{margin-left:6px}}",
+    f"{_C} .eco-dot:before,{_C} .eco-m:before{{content:'';display:inline-block;width:8px;height:8px;"
+    "border-radius:50%;margin-right:5px;background:var(--eco-good)}",
+    f"{_C} .eco-bad{{color:var(--eco-bad)}}{_C} .eco-warn{{color:var(--eco-warn)}}{_C} .eco-good{{color:var(--eco-good)}}",
+    f"{_C}.eco-error .eco-dot:before{{background:var(--eco-bad)}}",
+    f"{_C}.eco-interrupted .eco-dot:before{{background:var(--eco-warn)}}",
+    f"{_C}>table.eco-figs{{table-layout:fixed;border-collapse:separate;border-spacing:6px 0;margin:8px -6px 0;"
+    "width:calc(100% + 12px)}",
+    f"{_C} td.eco-tile{{border:1px solid var(--eco-line);border-radius:6px;padding:6px 9px;"
+    "background:var(--eco-panel);overflow-wrap:anywhere}",
+    f"{_C} .eco-k{{text-transform:uppercase;letter-spacing:.04em}}",
+    f"{_C} .eco-value{{font-size:18px;font-weight:600;white-space:nowrap;color:var(--eco-strong);"
+    "font-variant-numeric:tabular-nums;overflow:hidden;text-overflow:ellipsis}",
+    f"{_C}>table,{_C}>div{{margin:10px 0 0}}{_C}>.eco-head{{margin:0}}{_C}>.eco-rep{{margin-top:4px}}",
+    f"{_C} .eco-devices thead th{{border-bottom:1px solid var(--eco-line)}}",
+    f"{_C} td.eco-src{{width:100%;color:var(--eco-muted);font-size:11px}}{_C} .eco-dl th{{width:1%;padding-right:12px}}",
+    f"{_C} .eco-m{{white-space:nowrap}}{_C} .eco-m:before{{width:7px;height:7px;margin-right:4px;"
+    "background:var(--eco-muted)}",
+    *(f"{_C} .eco-m-{m}:before{{background:{c}}}" for m, c in theme.METHOD_COLOURS.items()),
+    f"{_C} .eco-provenance{{margin-top:10px;border-top:1px solid var(--eco-line)}}",
+    f"{_C} .eco-provenance td{{color:var(--eco-muted);font-size:11px;padding-top:2px}}",
+    f"{_C} .eco-provenance td:first-child{{width:1%;padding-right:12px}}",
+    f"{_C} code{{font-size:11px;background:none;padding:0;color:inherit}}",
+))
 
-_CARD = ("font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;line-height:1.45;"
-         "border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;max-width:780px;background:#fbfdfb;"
-         "color:#1f2328")
-_TILE = ("display:inline-block;min-width:108px;margin:4px 8px 4px 0;padding:6px 10px;border-radius:6px;"
-         "background:#eef5ee;vertical-align:top")
-_SMALL = "font-size:11px;color:#57606a"
-_TABLE = "border-collapse:collapse;margin-top:6px;font-size:12px"
-_TH = "<tr style='text-align:left;color:#57606a;font-size:11px'>"
-_NUM = "style='text-align:right;padding:0 8px 0 0'"
-_CELL = "style='padding:0 8px 0 0'"
-_SECTION = f"margin-top:8px;{_SMALL}"
 
+@functools.lru_cache(maxsize=2)
+def _css(plot: bool) -> str:
+    """The card's one ``<style>`` element: palette, card rules, and the trace's rules when there is a trace."""
+    from .svg import CSS as PLOT_CSS
 
-def _tile(title: str, value: str, sub: str = "", cls: str = "") -> str:
-    sub_html = f'<div style="{_SMALL}">{escape(sub)}</div>' if sub else ""
-    return (f'<div class="eco-tile {cls}" style="{_TILE}"><div style="{_SMALL}">{escape(title)}</div>'
-            f'<div class="eco-value" style="font-size:17px;font-weight:600">{escape(value)}</div>{sub_html}</div>')
-
-
-def _badge(text: str, colour: str) -> str:
-    return (f'<span style="background:{colour};color:#fff;border-radius:9px;padding:0 7px;font-size:11px;'
-            f'margin-left:6px">{escape(text)}</span>')
+    return theme.style(CARD_CSS + (PLOT_CSS if plot else ""))
 
 
 def method_chip(method: str) -> str:
-    """A small coloured pill naming how an energy figure was obtained."""
-    colour = METHOD_COLOUR.get(method, "#57606a")
-    return (f'<span class="eco-method" style="background:{colour};color:#fff;border-radius:9px;padding:0 7px;'
-            f'font-size:11px">{escape(method)}</span>')
+    """How an energy figure was obtained, as text with a coloured dot (counter, integrated, estimated)."""
+    m = escape(method)
+    return f'<span class="eco-m eco-m-{m}">{m}</span>'
+
+
+def _small(text: str, cls: str = "eco-small") -> str:
+    return f'<div class="{cls}">{escape(text)}</div>' if text else ""
+
+
+def _tile(cls: str, title: str, value: str, method: str = "", note: str = "", bar: str = "",
+          method_html: str = "") -> str:
+    return (f'<td class="eco-tile {cls}"><div class="eco-k">{escape(title)}</div>'
+            f'<div class="eco-value">{escape(value)}</div>'
+            f"{_small(bar)}{method_html or _small(method)}{_small(note)}</td>")
 
 
 def _head(r: "EcoResult") -> str:
-    where = r.region_name or r.region
-    return (f'<div style="font-weight:600;font-size:14px"><span style="display:inline-block;width:9px;height:9px;border-radius:50%;background:#2e7d32;margin-right:6px"></span>ecolyze'
-            f'{" · " + escape(r.label) if r.label else ""}'
-            f'{_badge(r.status, STATUS_COLOUR.get(r.status, "#555"))}'
-            f'<span style="{_SMALL};margin-left:8px;font-weight:normal">{escape(fmt.duration(r.duration_s))}'
-            f'{" · " + escape(where) if where else ""}</span></div>')
+    meta = [fmt.duration(r.duration_s), r.region_name or r.region, phrases.started(r)]
+    status_cls = {"error": " eco-bad", "interrupted": " eco-warn"}.get(r.status, "")
+    return (f'<div class="eco-head"><span class="eco-dot"></span>ecolyze'
+            f'{" · " + escape(r.label) if r.label else ""} '
+            f'<span class="eco-small{status_cls}">{escape(r.status)} · {escape(" · ".join(m for m in meta if m))}'
+            "</span></div>")
 
 
-def _tiles(r: "EcoResult") -> str:
-    if r.energy_net_j is not None:
-        energy_sub = f"net of idle {fmt.energy(r.energy_net_j)}"
+def _figures(r: "EcoResult") -> str:
+    p = phrases
+    methods = "".join(method_chip(m) + " " for m in p.methods_phrase(r).split(" + ")) if r.devices else ""
+    energy_note = ("net of idle " + fmt.energy(r.energy_net_j) if r.energy_net_j is not None
+                   else "net of idle n/a (no idle baseline)")
+    co2_note = [f"{p.carbon_kind(r)} · {r.region_name or r.region}"]
+    if r.embodied_co2_g is not None:
+        co2_note.append(f"+ {fmt.mass_g(r.embodied_co2_g)} embodied (separate)")
+    if r.ess is not None:
+        ess_method, ess_note = "M params / g CO₂e", f"{fmt.params_m(r.effective_params_m)} effective params"
     else:
-        energy_sub = f"gross ({methods_phrase(r)})"
-    thermal_sub = f"{len(r.thermal_flags)} flag(s)" if r.thermal_flags else "no flags"
-    throttled = [d.key for d in r.devices if d.throttle_events]
-    if throttled:
-        thermal_sub += f"; throttled: {', '.join(throttled)}"
-    return "".join([
-        _tile("Energy", fmt.energy(r.energy_j), energy_sub, "eco-energy"),
-        _tile("CO₂e", fmt.mass_g(r.co2_g), f"{r.carbon_intensity_g_per_kwh:.4g} g/kWh × PUE {r.pue:g}", "eco-co2"),
-        _tile("Water", fmt.volume_l(r.water_l),
-              f"on-site {fmt.volume_l(r.water_onsite_l)} · off-site {fmt.volume_l(r.water_offsite_l)}", "eco-water"),
-        _tile("Thermal", "peak " + fmt.temp(r.peak_temp_c) if r.peak_temp_c is not None else "n/a",
-              thermal_sub, "eco-thermal"),
-        _tile("ESS", "n/a" if r.ess is None else f"{r.ess:.3g}",
-              "M params / g CO₂e" if r.ess is not None else (r.ess_note or "no model"), "eco-ess"),
-    ])
+        ess_method, ess_note = "", re.split(r"[:(;]", p.ess_reason(r), maxsplit=1)[0].strip()
+    tiles = [
+        _tile("eco-energy", "Energy", fmt.energy(r.energy_j), note=energy_note, bar=p.error_bar(r, "energy_j"),
+              method_html=f'<div class="eco-small">{methods or "no sensor"}</div>'),
+        _tile("eco-co2", "CO₂e", fmt.mass_g(r.co2_g), f"× {p.ci_text(r)} × PUE {r.pue:g}", "; ".join(co2_note),
+              p.error_bar(r, "co2_g")),
+        _tile("eco-water", "Water", fmt.volume_l(r.water_l), p.water_model(r), p.water_split(r),
+              p.error_bar(r, "water_l")),
+        _tile("eco-thermal", "Thermal", p.thermal_value(r), note=p.thermal_note(r)),
+        _tile("eco-ess", "ESS", p.ess_value(r), ess_method, ess_note, p.error_bar(r, "ess")),
+    ]
+    rep = "" if r.runs > 1 else _small(p.repeats_lines(r)[0], "eco-small eco-rep")
+    return f'<table class="eco-figs"><tr>{"".join(tiles)}</tr></table>{rep}'
 
 
 def _devices(r: "EcoResult") -> str:
+    """One row per device; the idle and peak-temperature columns only when some device has them."""
     if not r.devices:
-        return f'<div class="eco-devices" style="{_SMALL}">no device channel was measured</div>'
+        return '<div class="eco-devices eco-small">no device channel was measured</div>'
+    has_idle = any(d.idle_power_w is not None for d in r.devices)
+    has_temp = any(d.peak_temp_c is not None for d in r.devices)
     rows = []
     for d in r.devices:
         throttle = ""
         if d.throttle_events:
             reasons = ", ".join(t.replace("_", " ") for t in d.throttle_events)
-            throttle = f' <span style="color:#c62828">throttled: {escape(reasons)}</span>'
+            throttle = f' <span class="eco-bad">throttled: {escape(reasons)}</span>'
+        cells = [fmt.energy(d.energy_j) if d.energy_j is not None else "–",
+                 fmt.power(d.mean_power_w) if d.mean_power_w is not None else "–"]
+        if has_idle:
+            cells.append(fmt.power(d.idle_power_w) if d.idle_power_w is not None else "–")
+        if has_temp:
+            cells.append(fmt.temp(d.peak_temp_c) if d.peak_temp_c is not None else "–")
         rows.append(
-            "<tr>"
-            f"<td {_CELL}>{escape(d.kind)}</td><td {_CELL}>{escape(d.name)}</td>"
-            f"<td {_NUM}>{escape(fmt.energy(d.energy_j))}</td>"
-            f"<td {_NUM}>{escape(fmt.power(d.mean_power_w))}</td>"
-            f"<td {_NUM}>{escape(fmt.power(d.idle_power_w)) if d.idle_power_w is not None else '–'}</td>"
-            f"<td {_NUM}>{escape(fmt.temp(d.peak_temp_c))}</td>"
-            f"<td {_CELL}>{method_chip(d.method)} <span style='{_SMALL}'>{escape(d.source)} · "
-            f"{escape(d.scope)} scope</span>{throttle}</td>"
-            "</tr>")
-    head = "".join(f"<th {_NUM if n else _CELL}>{h}</th>" for h, n in (
-        ("kind", 0), ("device", 0), ("energy", 1), ("mean power", 1), ("idle", 1), ("peak temp", 1),
-        ("method · source", 0)))
-    return f"<table class='eco-devices' style='{_TABLE}'>{_TH}{head}</tr>{''.join(rows)}</table>"
+            f'<tr><td class="eco-nw">{escape(d.kind)}</td><td class="eco-nw">{escape(d.name)}</td>'
+            + "".join(f'<td class="eco-n">{escape(c)}</td>' for c in cells)
+            + f'<td class="eco-nw">{method_chip(d.method)}</td>'
+            f'<td class="eco-src">{escape(d.source)} · {escape(d.scope)} scope{throttle}</td></tr>')
+    heads = [("kind", 0), ("device", 0), ("energy", 1), ("mean power", 1)]
+    heads += [("idle", 1)] * has_idle + [("peak temp", 1)] * has_temp + [("method", 0), ("source", 0)]
+    head = "".join(f'<th{" class=eco-n" if n else ""}>{h}</th>' for h, n in heads)
+    return (f'<table class="eco-devices"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _dl(cls: str, rows: Sequence[tuple[str, str]], raw: bool = False) -> str:
+    """A two-column table of (label, text); ``raw`` texts are already HTML."""
+    if not rows:
+        return ""
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{v if raw else escape(v)}</td></tr>" for k, v in rows)
+    return f'<table class="eco-dl {cls}"><tbody>{body}</tbody></table>'
 
 
 def _details(r: "EcoResult") -> str:
-    details = []
-    if r.effective_params_m is not None:
-        var = f" from <code>{escape(r.model_variable)}</code>" if r.model_variable else ""
-        details.append(f"ESS {escape(ess_text(r))}: N = {escape(fmt.count(r.n_params))}, "
-                       f"{escape(str(r.precision))}, QF {r.qf:g} → {escape(fmt.params_m(r.effective_params_m))} "
-                       f"effective{var}")
+    p = phrases
+    rows: list[tuple[str, str]] = [("net of idle", escape(p.net_of_idle(r)))]
+    if r.runs > 1:
+        head, *figures = p.repeats_lines(r)
+        rows.append(("repeats", f"{escape(head)}: " + "<br>".join(escape(x) for x in figures)))
+    if r.ess is None:
+        rows.append(("ESS", escape(f"n/a: {p.ess_reason(r)}" + (f"; model {p.ess_inputs(r)}" if p.ess_inputs(r)
+                                                                  else ""))))
     else:
-        details.append(f"ESS {escape(ess_text(r))}")
-    if r.energy_net_j is not None:
-        details.append(f"energy gross {escape(fmt.energy(r.energy_j))}, net of idle "
-                       f"{escape(fmt.energy(r.energy_net_j))} (idle baseline {escape(fmt.power(r.idle_power_w))})")
-    else:
-        details.append(f"energy gross {escape(fmt.energy(r.energy_j))}; net of idle n/a (no idle baseline yet)")
-    if r.items:
-        details.append(f"per item: {escape(fmt.energy(r.energy_per_item_j))}, "
-                       f"{escape(fmt.mass_g(r.co2_per_item_g))} CO₂e ({r.items} items)")
-    if r.energy_per_min_j is not None:
-        details.append(f"per minute: {escape(fmt.energy(r.energy_per_min_j))}, "
-                       f"{escape(fmt.mass_g(r.co2_per_min_g))} CO₂e")
+        rows.append(("ESS", escape(f"{p.ess_text(r)} = {p.ess_inputs(r)}" if p.ess_inputs(r) else p.ess_text(r))))
+    if p.per_item(r):
+        rows.append(("per item", escape(p.per_item(r))))
+    if p.per_minute(r):
+        rows.append(("per minute", escape(p.per_minute(r))))
+    if p.recorded(r):
+        rows.append(("recorded", escape(p.recorded(r))))
+    rows.extend((label, escape(text)) for label, text in p.llm_lines(r))
+    if p.embodied(r):
+        rows.append(("embodied", escape(p.embodied(r))))
     for flag in r.thermal_flags:
-        details.append(f'<span style="color:#c62828">⚠ {escape(flag)}</span>')
+        rows.append(("thermal", f'<span class="eco-warn">⚠</span> {escape(flag)}'))
     if r.error:
-        details.append(f"cell {escape(r.status)}: {escape(r.error)}")
+        rows.append(("cell", f'<span class="eco-bad">{escape(r.status)}</span>: {escape(r.error)}'))
     for note in r.notes:
-        details.append(f'<span style="{_SMALL}">note: {escape(note)}</span>')
-    return '<div style="margin-top:6px">' + "".join(f"<div>{d}</div>" for d in details) + "</div>"
+        rows.append(("note", escape(note)))
+    return _dl("eco-details", rows, raw=True)
 
 
 def _what_if(r: "EcoResult", rows: Sequence["WhatIfRow"], unknown: Sequence[str]) -> str:
     if not rows and not unknown:
         return ""
     body = "".join(
-        "<tr>"
-        f"<td {_CELL}>{escape(row.name)} <span style='{_SMALL}'>({escape(row.code)})</span></td>"
-        f"<td {_NUM}>{row.carbon_intensity_g_per_kwh:.4g} g/kWh</td>"
-        f"<td {_NUM}>{escape(fmt.mass_g(row.co2_g))} CO₂e</td>"
-        f"<td {_NUM}>{escape(ratio_phrase(row.ratio_to_current))}</td>"
-        f"<td style='{_SMALL}'>{escape(ROLE_LABEL.get(row.role, row.role))}</td>"
-        "</tr>" for row in rows)
-    skipped = (f'<div style="{_SMALL}">unknown what-if region(s) skipped: {escape(", ".join(unknown))}</div>'
-               if unknown else "")
-    return (f'<div class="eco-whatif" style="margin-top:8px"><div style="{_SMALL}">What if: the same energy '
+        f'<tr><td class="eco-nw">{escape(row.name)} <span class="eco-small">({escape(row.code)})</span></td>'
+        f'<td class="eco-n">{escape(fmt.trim(fmt.number(row.carbon_intensity_g_per_kwh, 4)))} g/kWh</td>'
+        f'<td class="eco-n">{escape(fmt.mass_g(row.co2_g))} CO₂e</td>'
+        f'<td class="eco-n">{escape(ratio_phrase(row.ratio_to_current))}</td>'
+        f'<td class="eco-small">{escape(ROLE_LABEL.get(row.role, row.role))}</td></tr>' for row in rows)
+    skipped = _small(f"unknown what-if region(s) skipped: {', '.join(unknown)}") if unknown else ""
+    return (f'<div class="eco-whatif"><div class="eco-small">What if: the same energy '
             f'({escape(fmt.energy(r.energy_j))}, PUE {r.pue:g}) on other grids</div>'
-            f"<table style='{_TABLE}'>{body}</table>{skipped}</div>")
+            f'<table class="eco-w"><tbody>{body}</tbody></table>{skipped}</div>')
 
 
 def _projection(r: "EcoResult", runs_per_day: float | None) -> str:
@@ -166,53 +219,36 @@ def _projection(r: "EcoResult", runs_per_day: float | None) -> str:
     from ..whatif import annual
 
     a = annual(r, runs_per_day)
-    return (f'<div class="eco-projection" style="margin-top:6px">Projected at {runs_per_day:g} run(s)/day for a '
-            f'year: <b>{escape(fmt.energy(a.energy_kwh_per_year * 3.6e6))}</b>, '
+    return (f'<div class="eco-projection"><span class="eco-small">per year</span> at {runs_per_day:g} run(s)/day '
+            f'× 365: <b>{escape(fmt.energy(a.energy_kwh_per_year * 3.6e6))}</b>, '
             f'<b>{escape(fmt.mass_g(a.co2_kg_per_year * 1000.0))}</b> CO₂e, '
-            f'<b>{escape(fmt.volume_l(a.water_l_per_year))}</b> water '
-            f'<span style="{_SMALL}">(this cell × {runs_per_day:g} × 365)</span></div>')
+            f'<b>{escape(fmt.volume_l(a.water_l_per_year))}</b> water</div>')
 
 
 def _footer(r: "EcoResult") -> str:
-    per_device = "; ".join(f"{d.key} {d.method}" for d in r.devices) or "no sensor"
-    tier = f" tier {r.pue_tier}" if r.pue_tier else ""
-    return (f'<div class="eco-provenance" style="{_SMALL};margin-top:6px;border-top:1px solid #e5e7eb;'
-            f'padding-top:4px">energy: {escape(per_device)} · carbon intensity {escape(carbon_phrase(r))} · '
-            f'PUE {r.pue:g}{escape(tier)}{escape(_paren(r.pue_source))} · water: {escape(r.water_model)} model'
-            f'{escape(_paren(r.water_formula, r.water_source))} · sampling {escape(r.sampling)}, '
-            f'{r.n_samples} samples</div>')
+    rows = "".join(f"<tr><td class=eco-nw>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in phrases.sources(r))
+    return f'<table class="eco-provenance"><tbody>{rows}</tbody></table>'
 
 
-def _paren(*parts: str | None) -> str:
-    """' (a; b)' from the non-empty parts, '' when there are none."""
-    kept = [p for p in parts if p]
-    return f" ({'; '.join(kept)})" if kept else ""
-
-
-def plot_img(png: bytes | None = None, plot_png_b64: str | None = None) -> str:
-    """The ``<img class="eco-plot">`` tag for a PNG (bytes or already base64), or ``""``."""
-    if png is not None:
-        plot_png_b64 = base64.b64encode(png).decode("ascii")
-    if not plot_png_b64:
-        return ""
-    return (f'<img class="eco-plot" alt="power trace: watts per device over the cell" '
-            f'style="max-width:100%;margin-top:6px" src="data:image/png;base64,{escape(plot_png_b64)}"/>')
-
-
-def render_html(result: "EcoResult", plot_png_b64: str | None = None, *, png: bytes | None = None,
-                what_if: Sequence["WhatIfRow"] | None = None, project_daily: float | None = None,
-                unknown_regions: Sequence[str] = ()) -> str:
+def render_html(result: "EcoResult", *, what_if: Sequence["WhatIfRow"] | None = None,
+                project_daily: float | None = None, unknown_regions: Sequence[str] = (),
+                plot: bool = True) -> str:
     """The result card as HTML.
 
-    plot_png_b64 / png  an inline power-trace image (base64 text or PNG bytes)
     what_if             rows from :func:`eco_magic.whatif.what_if` (the section is left out when ``None``)
     project_daily       runs per day for the annual projection (left out when ``None``)
     unknown_regions     what-if regions the user configured that no table knows (named, not hidden)
+    plot                draw the power trace (inline SVG) when the cell is long enough to have one
     """
     from .workers import workers_html
 
     r = result
-    return (f'<div class="eco-card" style="{_CARD}">{_head(r)}<div>{_tiles(r)}</div>{_devices(r)}'
-            f'{workers_html(r)}'
-            f'{_details(r)}{_what_if(r, what_if or (), unknown_regions)}{_projection(r, project_daily)}'
-            f'{plot_img(png, plot_png_b64)}{_footer(r)}</div>')
+    trace = ""
+    if plot:
+        from .svg import trace_html
+
+        trace = trace_html(r)
+    status = f" eco-{r.status}" if r.status != "ok" else ""
+    return (f'<div class="eco eco-card{status}">{_css(bool(trace))}{_head(r)}{_figures(r)}{_devices(r)}{workers_html(r)}'
+            f"{trace}{_details(r)}{_what_if(r, what_if or (), unknown_regions)}{_projection(r, project_daily)}"
+            f"{_footer(r)}</div>")

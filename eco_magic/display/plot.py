@@ -1,13 +1,13 @@
-"""The power-trace figure of a measured cell, as PNG bytes.
+"""The power trace of a measured cell: when it is worth drawing, and a matplotlib figure of it for papers.
+
+The card draws the trace itself as inline SVG (:mod:`.svg`: no matplotlib import, ink follows the theme); this
+module decides *whether* there is a trace worth drawing (:func:`should_plot`) and offers the same trace as a
+``matplotlib.figure.Figure`` (:func:`figure`) or PNG bytes (:func:`render_png`) for reports and papers, on request.
 
 One line per device channel (watts over seconds since the cell started) and, where an idle baseline is known,
 a dashed horizontal line at that channel's idle power in the same colour. Drawn with
 ``matplotlib.figure.Figure`` and the Agg canvas only: no pyplot, no global figure registry, no backend switch in
-the user's session, nothing left to display at the end of the cell.
-
-Cost (DESIGN.md convention 9): importing matplotlib takes ~0.9 s and one small PNG ~60 ms. So the card draws only
-when :func:`should_plot` says the cell is long enough to have a trace worth seeing, and :func:`warm_up` can pay the
-import in a background thread after ``%load_ext``. matplotlib is imported inside functions only.
+the user's session. matplotlib is imported inside functions only, and never on the magic's path.
 """
 from __future__ import annotations
 
@@ -28,8 +28,7 @@ DPI = 100
 #: Calm, distinguishable line colours (colour-blind-safe Okabe–Ito order).
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 
-_lock = threading.Lock()          # one render at a time (warm-up vs the card): matplotlib's caches are shared
-_warm_thread: threading.Thread | None = None
+_lock = threading.Lock()          # one render at a time: matplotlib's caches are shared between threads
 
 
 def should_plot(result: "EcoResult") -> bool:
@@ -102,33 +101,3 @@ def figure(result: "EcoResult", *, dpi: int = DPI):
     return fig
 
 
-def warm_up() -> threading.Thread | None:
-    """Import matplotlib and render a tiny figure in a daemon thread named ``eco_magic-plotwarm``.
-
-    Later plots then cost only their drawing. Idempotent: returns the thread while it runs, ``None`` once the
-    warm-up has happened. Never raises (a missing matplotlib just leaves nothing to warm).
-    """
-    global _warm_thread
-    with _lock:
-        if _warm_thread is not None:
-            return None if not _warm_thread.is_alive() else _warm_thread
-        _warm_thread = threading.Thread(target=_warm, name="eco_magic-plotwarm", daemon=True)
-        _warm_thread.start()
-        return _warm_thread
-
-
-def _warm() -> None:
-    try:
-        with _lock:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(1.0, 0.5), dpi=20)
-            FigureCanvasAgg(fig)
-            ax = fig.add_subplot()
-            ax.plot([0.0, 1.0], [0.0, 1.0], label="w")
-            ax.set_xlabel("s")
-            ax.legend()
-            fig.savefig(io.BytesIO(), format="png")
-    except Exception:  # noqa: BLE001 - a background helper must never raise into the kernel
-        pass

@@ -150,12 +150,13 @@ def interval_chart(c: "Comparison") -> str:
     band = max(thresholds)
     lo_vals = [r.low if r.low is not None else r.ratio for r in ratios] + [1 - band]
     hi_vals = [r.high if r.high is not None else r.ratio for r in ratios] + [1 + band]
-    lo, hi_r = math.log(max(min(lo_vals), 1e-6)), math.log(max(hi_vals))
+    # the axis spans at most 1e-6 … 1e6: a ratio beyond is drawn at the edge (its number is in the table)
+    lo, hi_r = math.log(min(max(min(lo_vals), 1e-6), 1.0)), math.log(min(max(max(hi_vals), 1.0), 1e6))
     pad = max((hi_r - lo) * 0.08, 0.02)
     lo, hi_r = lo - pad, hi_r + pad
 
     def rx(v: float) -> float:
-        return r0 + right_w * (math.log(max(v, 1e-9)) - lo) / (hi_r - lo)
+        return r0 + right_w * (min(max(math.log(max(v, 1e-300)), lo), hi_r) - lo) / (hi_r - lo)
 
     parts.append(_text(r0, 13, f"ratio to {short(c.baseline or '', 24)} (log scale)", weight="600"))
     band_lo, band_hi = rx(max(1 - band, 1e-6)), rx(1 + band)

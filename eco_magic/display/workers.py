@@ -15,12 +15,8 @@ from . import fmt
 if TYPE_CHECKING:
     from ..result import EcoResult, WorkerReading
 
-METHOD_COLOUR = {"counter": "#2e7d32", "integrated": "#1565c0", "estimated": "#8d6e63"}
-STATUS_COLOUR = {"measured": "#2e7d32", "left": "#c62828", "joined": "#ef6c00", "failed": "#c62828"}
-_SMALL = "font-size:11px;color:#57606a"
-_TABLE = "border-collapse:collapse;margin-top:4px;font-size:12px"
-_CELL = "style='padding:0 8px 0 0;vertical-align:top'"
-_NUM = "style='text-align:right;padding:0 8px 0 0;vertical-align:top'"
+#: Worker status → CSS class of its word (the card's palette: good, bad, warning).
+STATUS_CLASS = {"measured": "eco-good", "left": "eco-bad", "joined": "eco-warn", "failed": "eco-bad"}
 
 
 def _energy(energy_j: float | None) -> str:
@@ -82,48 +78,51 @@ def workers_text(result: "EcoResult") -> str:
     return "\n".join(lines)
 
 
-def _chip(text: str, colour: str) -> str:
-    return (f'<span style="background:{colour};color:#fff;border-radius:9px;padding:0 7px;font-size:11px">'
-            f"{escape(text)}</span>")
+def _chip(text: str, cls: str) -> str:
+    return f'<span class="{cls}">{escape(text)}</span>'
 
 
 def _channels_html(w: "WorkerReading") -> str:
+    from .html import method_chip
+
     parts = []
     for d in w.devices:
         note = _device_note(w, d.key)
         temp = f" · peak {escape(fmt.temp(d.peak_temp_c))}" if d.peak_temp_c is not None else ""
-        note_html = f' <span style="{_SMALL}">({escape(note)})</span>' if note else ""
-        parts.append(f"<div>{escape(d.kind)} {escape(_energy(d.energy_j))} "
-                     f"{_chip(d.method, METHOD_COLOUR.get(d.method, '#57606a'))} "
-                     f"<span style='{_SMALL}'>{escape(d.source)} · {escape(d.scope)} scope{temp}</span>"
+        note_html = f' <span class="eco-small">({escape(note)})</span>' if note else ""
+        parts.append(f"<div>{escape(d.kind)} {escape(_energy(d.energy_j))} {method_chip(d.method)} "
+                     f'<span class="eco-small">{escape(d.source)} · {escape(d.scope)} scope{temp}</span>'
                      f"{note_html}</div>")
     for note in _other_notes(w):
-        parts.append(f'<div style="{_SMALL}">note: {escape(note)}</div>')
+        parts.append(f'<div class="eco-small">note: {escape(note)}</div>')
     return "".join(parts)
 
 
 def workers_html(result: "EcoResult") -> str:
-    """The workers section as an HTML fragment (``<div class="eco-workers">``; ``""`` without workers)."""
+    """The workers section as an HTML fragment (``<div class="eco-workers">``; ``""`` without workers).
+
+    Styled by the card's ``<style>`` (classes ``eco-small``, ``eco-n``, ``eco-bad``); reads as a plain table
+    without it."""
     if not result.workers:
         return ""
     rows = []
     for w in result.workers:
         pid = f" · pid {w.pid}" if w.pid is not None else ""
-        who = (f"<td {_CELL}><code>{escape(w.address)}</code><div style='{_SMALL}'>{escape(w.host)}"
+        who = (f'<td class="eco-nw"><code>{escape(w.address)}</code><div class="eco-small">{escape(w.host)}'
                f"{escape(pid)}</div></td>")
-        status = f"<td {_CELL}>{_chip(w.status, STATUS_COLOUR.get(w.status, '#57606a'))}</td>"
+        status = f"<td>{_chip(w.status, STATUS_CLASS.get(w.status, 'eco-small'))}</td>"
         if w.status != "measured":
             why = escape("; ".join(w.notes) or w.status)
-            rows.append(f"<tr>{who}{status}<td colspan='3' style='{_SMALL}'>{why}</td></tr>")
+            rows.append(f'<tr>{who}{status}<td colspan="3" class="eco-small">{why}</td></tr>')
             continue
         rows.append(
             f"<tr>{who}{status}"
-            f"<td {_NUM}>+{escape(_energy(w.energy_j))}<div style='{_SMALL}'>of "
+            f'<td class="eco-n">+{escape(_energy(w.energy_j))}<div class="eco-small">of '
             f"{escape(_energy(w.read_j))} read</div></td>"
-            f"<td {_CELL}>{_channels_html(w)}</td>"
-            f"<td style='{_SMALL};vertical-align:top'>{escape(_factors(w))}</td></tr>")
-    return (f'<div class="eco-workers" style="margin-top:8px"><div style="{_SMALL}">Dask workers: '
-            f"{escape(_headline(result))}</div><table style='{_TABLE}'>"
-            "<tr style='text-align:left;color:#57606a;font-weight:normal'><th>worker</th><th>status</th>"
-            "<th>counted</th><th>channels · method · source</th><th>CO₂e on its host</th></tr>"
-            + "".join(rows) + "</table></div>")
+            f"<td>{_channels_html(w)}</td>"
+            f'<td class="eco-small">{escape(_factors(w))}</td></tr>')
+    return (f'<div class="eco-workers"><div class="eco-small">Dask workers: '
+            f"{escape(_headline(result))}</div><table>"
+            "<thead><tr><th>worker</th><th>status</th><th class=eco-n>counted</th>"
+            "<th>channels · method · source</th><th>CO₂e on its host</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></div>")

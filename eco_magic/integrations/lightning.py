@@ -25,14 +25,14 @@ try:
 except ImportError:  # the standalone package
     from pytorch_lightning import Callback
 
-from .training import TrainingMeter
+from .training import MeterCallback
 
 __all__ = ["EcoCallback"]
 
 _LOGGERS = ("MLFlowLogger", "WandbLogger", "TensorBoardLogger")
 
 
-class EcoCallback(Callback):
+class EcoCallback(MeterCallback, Callback):
     """Measure each training epoch (and each ``every_n_steps`` optimizer steps) of ``Trainer.fit``.
 
     label           ledger label prefix: ``"train epoch 1"``, ``"train steps 1-100"``
@@ -43,20 +43,6 @@ class EcoCallback(Callback):
 
     After training, ``results`` holds the EcoResults and ``notes`` what could not be measured or logged.
     """
-
-    def __init__(self, label: str = "train", every_n_steps: int | None = None, log_to: Any = "auto",
-                 **measure_options: Any) -> None:
-        super().__init__()
-        self.meter = TrainingMeter(label, every_n_steps, measure_options)
-        self.log_to = log_to
-
-    @property
-    def results(self):
-        return self.meter.results
-
-    @property
-    def notes(self):
-        return self.meter.notes
 
     def targets(self, trainer) -> Sequence[Any]:
         if self.log_to != "auto":

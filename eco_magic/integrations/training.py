@@ -137,6 +137,24 @@ class TrainingMeter:
             print(text if text.startswith("eco_magic") else f"eco_magic: {text}", file=sys.stderr)
 
 
+class MeterCallback:
+    """What both training callbacks share: a :class:`TrainingMeter`, the tracker choice, and their results/notes."""
+
+    def __init__(self, label: str = "train", every_n_steps: int | None = None, log_to: Any = "auto",
+                 **measure_options: Any) -> None:
+        super().__init__()
+        self.meter = TrainingMeter(label, every_n_steps, measure_options)
+        self.log_to = log_to
+
+    @property
+    def results(self):
+        return self.meter.results
+
+    @property
+    def notes(self):
+        return self.meter.notes
+
+
 def _relabel(settings, label: str):
     import dataclasses
 

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from transformers import TrainerCallback
 
-from .training import TrainingMeter
+from .training import MeterCallback
 
 __all__ = ["EcoCallback"]
 
@@ -29,7 +29,7 @@ __all__ = ["EcoCallback"]
 _TRACKERS = ("mlflow", "wandb", "tensorboard")
 
 
-class EcoCallback(TrainerCallback):
+class EcoCallback(MeterCallback, TrainerCallback):
     """Measure each epoch (and each ``every_n_steps`` optimizer steps) of ``Trainer.train()``.
 
     label           ledger label prefix: ``"train epoch 1"``, ``"train steps 1-100"``
@@ -41,19 +41,6 @@ class EcoCallback(TrainerCallback):
     After training, ``results`` holds the EcoResults (also in ``eco_magic.ledger()``) and ``notes`` what could not
     be measured or logged.
     """
-
-    def __init__(self, label: str = "train", every_n_steps: int | None = None, log_to: Any = "auto",
-                 **measure_options: Any) -> None:
-        self.meter = TrainingMeter(label, every_n_steps, measure_options)
-        self.log_to = log_to
-
-    @property
-    def results(self):
-        return self.meter.results
-
-    @property
-    def notes(self):
-        return self.meter.notes
 
     def targets(self, args) -> Sequence[Any]:
         if self.log_to != "auto":

@@ -2,13 +2,17 @@
 
 :func:`discover_all` picks, per device kind, the best source this machine offers:
 
-- GPU: NVML (counter on Volta+, else integrated power), every visible device.
-- CPU: RAPL package counters when readable, else the utilisation × TDP model (labelled *estimated*).
-- RAM: RAPL dram counter when readable, else the DIMM model (labelled *estimated*).
+- GPU: NVML (counter on Volta+, else integrated power), every visible device; AMD GPUs through AMD SMI
+  (``amdsmi``, optional extra ``eco_magic[amd]``): energy accumulator, else integrated power.
+- CPU: RAPL package counters when readable; on Apple Silicon the IOReport energy counters through
+  ``zeus-apple-silicon`` (optional extra ``eco_magic[apple]``: CPU, GPU, Neural Engine and DRAM domains); else the
+  utilisation × TDP model (labelled *estimated*).
+- RAM: RAPL dram counter (or the Apple DRAM domain) when readable, else the DIMM model (labelled *estimated*).
 """
 from __future__ import annotations
 
 import os
+import sys
 from typing import Mapping
 
 from .base import DeviceInfo, Discovery, ProbeNote, Sample, Sensor, SensorError
@@ -31,9 +35,14 @@ def discover_all(scope: str = "process", env: Mapping[str, str] | None = None, c
     found = Discovery()
     if gpus:
         found.extend(_guard("NVIDIA", "nvidia", lambda m: m.discover(env=env)))
+        found.extend(_guard("AMD", "amd", lambda m: m.discover(env=env)))
     rapl_found = _guard("RAPL", "rapl", lambda m: m.discover(env=env))
     found.extend(rapl_found)
     kinds = {s.info.kind for s in rapl_found.sensors}
+    if sys.platform == "darwin":
+        apple_found = _guard("Apple Silicon", "apple", lambda m: m.discover(include_gpu=gpus))
+        found.extend(apple_found)
+        kinds |= {s.info.kind for s in apple_found.sensors}
     if "cpu" not in kinds:
         found.extend(_guard("CPU model", "cpu_model", lambda m: m.discover(scope=scope, tdp_w=cpu_tdp_w)))
     if "ram" not in kinds:

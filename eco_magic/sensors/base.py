@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 METHODS = ("counter", "integrated", "estimated")
-KINDS = ("gpu", "cpu", "ram")
+KINDS = ("gpu", "cpu", "ram", "npu")  # npu: a neural accelerator reported apart (Apple Neural Engine)
 
 
 class SensorError(RuntimeError):
@@ -99,6 +99,9 @@ class Sensor(Protocol):
     def close(self) -> None:
         """Release handles. Idempotent; never raises."""
         ...
+
+    # Optional: ``refresh() -> None``. A sensor that caches slow-changing state between reads (the process
+    # tree of the process-scope models) renews it here; the sampler calls it just before each boundary read.
 
 
 @dataclass

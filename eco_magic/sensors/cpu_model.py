@@ -37,14 +37,17 @@ logical CPUs than ``sockets × threads``, the visible vCPUs get their share only
 (W per thread = TDP_socket / threads, TDP_machine = W per thread × logical CPUs). Without this a 2-vCPU
 cloud VM on a 64-core EPYC would be charged the whole 280 W socket.
 
-Unknown CPU (no row matches, e.g. the bare ``"AMD EPYC"`` that some hypervisors report):
+Unknown CPU (no row matches, e.g. the bare ``"AMD EPYC"`` that some hypervisors report): the CPUID family and
+model in /proc/cpuinfo name the generation (:mod:`.cpu_identity`: e.g. family 0x19 model 0x01 = Zen 3 "Milan"),
+and the median W per thread of that generation's parts in the table is used; the source says how it was
+decided (numbers, generation, hypervisor flag, DMI vendor). Failing that,
 :data:`DEFAULT_W_PER_THREAD` = 4 W per hardware thread, CodeCarbon's ``DEFAULT_POWER_PER_CORE``
 (codecarbon/core/cpu.py, which multiplies it by the thread count), and the source says
 ``"unknown CPU: 4 W/thread default"``.
 
-Cost per read (process scope): on Linux the process tree is walked through ``/proc/<pid>/task/*/children``
-and ``/proc/<pid>/stat`` (~0.2 ms measured), not ``psutil.Process.children``, which scans every process on
-the machine (~1.6 ms with 77 processes, more on a busy desktop); other systems use psutil.
+Cost per read (process scope): two clock reads for this process (``time.process_time``, ``os.times``) plus
+one ``/proc/<pid>/stat`` read per live descendant; the descendants are found again at most every 2 s and at
+each cell's boundaries (:mod:`eco_magic.sensors.proctree`, issue 16), not at every tick.
 
 Every figure here is an estimate (``method="estimated"``); RAPL (``rapl.py``) measures when readable.
 Both model sensors treat their first ``read`` as the baseline: it returns ``energy_j=0.0``.
@@ -57,12 +60,12 @@ import os
 import platform
 import re
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .base import DeviceInfo, Discovery, ProbeNote, Sample
+from .cpu_identity import CpuId, dmi_hint, generation_w_per_thread, identify, parse_cpuid
 
 DEFAULT_W_PER_THREAD = 4.0  # W per hardware thread for unknown CPUs (CodeCarbon DEFAULT_POWER_PER_CORE)
 IDLE_FRACTION = 0.1  # load curve: P(u=0) = 10 % of TDP (CodeCarbon v3)
@@ -70,6 +73,7 @@ TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "cpu_tdp.csv"
 TABLE_LABEL = "table: eco_magic/data/cpu_tdp.csv"
 SCOPES = ("process", "machine")
 SOURCE = "CPU model"
+BOUNDARY_WALK_MAX_AGE_S = 0.05  # the CPU and RAM models share one tree: one walk serves both boundary reads
 
 # Arm Ltd (implementer 0x41) server cores, as `lscpu` names them; /proc/cpuinfo on arm64 has no model name.
 _ARM_PARTS = {0xD0C: "Neoverse-N1", 0xD40: "Neoverse-V1", 0xD49: "Neoverse-N2", 0xD4F: "Neoverse-V2"}
@@ -84,6 +88,8 @@ class CpuInfo:
     sockets: int = 1
     logical_cpus: int = 1
     arch: str = ""
+    cpuid: CpuId | None = None   # CPUID vendor/family/model/stepping and the hypervisor flag (Linux x86)
+    dmi: str | None = None       # DMI vendor / product, e.g. "Google / Google Compute Engine" (a hint only)
 
 
 def parse_cpuinfo(text: str, arch: str = "") -> CpuInfo:
@@ -118,6 +124,7 @@ def parse_cpuinfo(text: str, arch: str = "") -> CpuInfo:
         sockets=max(1, len(physical_ids)),
         logical_cpus=processors or (os.cpu_count() or 1),
         arch=arch,
+        cpuid=parse_cpuid(text),
     )
 
 
@@ -149,7 +156,8 @@ def read_cpu_info(proc_info: str | None = None) -> CpuInfo:
     logical = os.cpu_count() or 1
     try:
         if sys.platform.startswith("linux"):
-            return parse_cpuinfo(Path("/proc/cpuinfo").read_text(errors="replace"), arch)
+            info = parse_cpuinfo(Path("/proc/cpuinfo").read_text(errors="replace"), arch)
+            return replace(info, dmi=dmi_hint())
         if sys.platform == "darwin":
             return CpuInfo(_brand_macos(), 1, logical, arch)
         if sys.platform == "win32":
@@ -297,11 +305,18 @@ def power_budget(cpu: CpuInfo, tdp_w: float | None = None, table: Sequence[TdpRo
         return PowerBudget(tdp_w, tdp_w / n, f"user-given TDP {tdp_w:g} W", details)
     match = lookup_tdp(cpu.brand, table) if cpu.brand else None
     if match is None:
+        by_cpuid = _budget_from_cpuid(cpu, n, table, details)
+        if by_cpuid is not None:
+            return by_cpuid
         machine = DEFAULT_W_PER_THREAD * n
         details.update(tdp_machine_w=machine, w_per_thread=DEFAULT_W_PER_THREAD, tdp_from="default")
         label = f"unknown CPU: {DEFAULT_W_PER_THREAD:g} W/thread default"
         if cpu.brand:
             label = f"unknown CPU {cpu.brand!r}: {DEFAULT_W_PER_THREAD:g} W/thread default"
+        c = cpu.cpuid
+        if c is not None and c.family is not None and c.model is not None:
+            label += (f" (CPUID family {c.family:#x} model {c.model:#x} names no server generation eco_magic knows"
+                      + (", in a VM" if c.hypervisor else "") + ")")
         return PowerBudget(machine, DEFAULT_W_PER_THREAD, label, details)
     row = match.row
     full_threads = row.threads * sockets if row.threads else None
@@ -328,6 +343,31 @@ def power_budget(cpu: CpuInfo, tdp_w: float | None = None, table: Sequence[TdpRo
     return PowerBudget(machine, per_thread, f"{label}, {TABLE_LABEL}", details)
 
 
+def _budget_from_cpuid(cpu: CpuInfo, n: int, table: Sequence[TdpRow] | None, details: dict) -> PowerBudget | None:
+    """A generic or unknown brand string: the CPUID family/model's generation and its median W per thread
+    (:mod:`.cpu_identity`), with how it was decided in the label; ``None`` when the numbers name no generation."""
+    cpuid = cpu.cpuid
+    gen = identify(cpuid) if cpuid is not None else None
+    if gen is None:
+        return None
+    rows = load_tdp_table() if table is None else table
+    found = generation_w_per_thread(gen, rows, in_vm=cpuid.hypervisor)
+    if found is None:
+        return None
+    per_thread, k = found
+    where = "in a VM (hypervisor flag" + (f"; DMI: {cpu.dmi}" if cpu.dmi else "") + ")" if cpuid.hypervisor \
+        else (f"DMI: {cpu.dmi}" if cpu.dmi else "bare metal")
+    brand = repr(cpu.brand) if cpu.brand else "no model name"
+    label = (f"{brand} not in the table; CPUID family {cpuid.family:#x} model {cpuid.model:#x} stepping "
+             f"{cpuid.stepping} → {gen.name}, {where}: median {per_thread:.2f} W/thread over {k} "
+             f"{'dense ' if cpuid.hypervisor else ''}parts of that generation, {TABLE_LABEL}")
+    machine = per_thread * n
+    details.update(tdp_machine_w=machine, w_per_thread=per_thread, tdp_from="cpuid", generation=gen.name,
+                   cpuid_family=cpuid.family, cpuid_model=cpuid.model, cpuid_stepping=cpuid.stepping,
+                   hypervisor=cpuid.hypervisor, dmi=cpu.dmi, generation_rows=k)
+    return PowerBudget(machine, per_thread, label, details)
+
+
 def load_curve_power_w(tdp_w: float, util: float) -> float:
     """CodeCarbon v3 load curve: ``P = TDP × (0.1 + 0.9 u³)`` in W, ``u`` in [0, 1] (clamped)."""
     u = min(1.0, max(0.0, float(util)))
@@ -351,105 +391,14 @@ def machine_cpu_times() -> tuple[float, float]:
     return busy_total_s(psutil.cpu_times())
 
 
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _children_from_proc(pid: int) -> list[int] | None:
-    """Direct children of ``pid`` from ``/proc/<pid>/task/<tid>/children`` (Linux with CONFIG_PROC_CHILDREN,
-    the default on major distributions). ``None`` when those files do not exist."""
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return None if pid == os.getpid() else []
-    out: list[int] = []
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as fh:
-                out.extend(int(c) for c in fh.read().split())
-        except FileNotFoundError:
-            if os.path.isdir(f"/proc/{pid}/task/{tid}"):
-                return None  # the thread is there but the file is not: kernel without CONFIG_PROC_CHILDREN
-            continue  # the thread (or the whole process) exited meanwhile
-        except OSError:
-            continue
-    return out
-
-
-def descendant_pids(pid: int | None = None) -> list[int]:
-    """PIDs of all live descendants of ``pid`` (default: this process).
-
-    Linux: walks ``/proc/<pid>/task/*/children`` (about 0.02 ms per process, against 1.5 ms or more for
-    scanning every process in /proc); elsewhere, or when those files are missing, ``psutil.children``.
-    """
-    pid = os.getpid() if pid is None else int(pid)
-    if sys.platform.startswith("linux"):
-        found: list[int] = []
-        seen = {pid}
-        stack = [pid]
-        while stack:
-            kids = _children_from_proc(stack.pop())
-            if kids is None:
-                break
-            kids = [k for k in kids if k not in seen]
-            seen.update(kids)
-            found.extend(kids)
-            stack.extend(kids)
-        else:
-            return found
-    import psutil
-
-    try:
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _stat_ticks(pid: int) -> int:
-    """utime + stime + cutime + cstime of ``pid`` in clock ticks, from /proc/<pid>/stat (fields 14–17)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-        text = fh.read()
-    fields = text[text.rindex(")") + 2 :].split()  # the command name may contain spaces and parentheses
-    return sum(int(x) for x in fields[11:15])
-
-
-def process_tree_cpu_seconds(pid: int | None = None) -> float:
-    """User + system CPU seconds of process ``pid`` (default: this one), the children it has reaped
-    (``children_user``/``children_system``) and all live descendants (each with its own reaped children).
-
-    When a live child exits and is reaped its time moves from the live sum into the parent's
-    ``children_*`` fields, so the total stays continuous. Linux reads /proc directly (same fields as
-    ``psutil.Process.cpu_times``); other systems use psutil.
-    """
-    pid = os.getpid() if pid is None else int(pid)
-    kids = descendant_pids(pid)
-    if sys.platform.startswith("linux"):
-        if pid == os.getpid():
-            # this process at nanosecond resolution (/proc moves in 10-ms ticks: most 1–5 ms cells read 0);
-            # its reaped children from os.times(), which the kernel keeps in ticks
-            t = os.times()
-            own_s = time.process_time() + t.children_user + t.children_system
-            ticks = 0
-        else:
-            own_s = 0.0
-            ticks = _stat_ticks(pid)
-        for kid in kids:
-            try:
-                ticks += _stat_ticks(kid)
-            except (OSError, ValueError):  # exited meanwhile: its time shows up in its parent's cutime
-                pass
-        return own_s + ticks / _CLK_TCK
-    import psutil
-
-    total = 0.0
-    for i, p in enumerate([pid, *kids]):
-        try:
-            t = psutil.Process(p).cpu_times()
-        except psutil.Error:
-            if i == 0:
-                raise
-            continue
-        total += t.user + t.system + getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
-    return total
+# The process tree (descendants, CPU seconds, RSS) lives in proctree.py; these names stay importable from here.
+from .proctree import (  # noqa: E402,F401
+    _children_from_proc,
+    _stat_ticks,
+    descendant_pids,
+    process_tree_cpu_seconds,
+    shared_tree,
+)
 
 
 class MachineLoadMeter:
@@ -493,12 +442,14 @@ class ProcessCpuModel:
         logical_cpus: int,
         cpu_seconds_fn: Callable[[], float],
         temp_fn: TempFn | None = None,
+        refresh_fn: Callable[[], None] | None = None,
     ) -> None:
         self.info = info
         self._w = float(w_per_thread)
         self._n = max(1, int(logical_cpus))
         self._fn = cpu_seconds_fn
         self._temp_fn = temp_fn
+        self._refresh_fn = refresh_fn
         self._last: tuple[float, float] | None = None  # (t_s, cpu seconds)
         self._energy_j = 0.0
 
@@ -516,6 +467,11 @@ class ProcessCpuModel:
             power = d_cpu * self._w / dt
             util = min(100.0, 100.0 * d_cpu / (dt * self._n))
         return Sample(t_s=t_s, energy_j=self._energy_j, power_w=power, temp_c=temp, util_pct=util)
+
+    def refresh(self) -> None:
+        """Find the tree's processes again now (the sampler calls this before each boundary read)."""
+        if self._refresh_fn is not None:
+            self._refresh_fn()
 
     def close(self) -> None:
         return None
@@ -591,7 +547,8 @@ def discover(
         if scope not in SCOPES:
             found.notes.append(ProbeNote(SOURCE, f"unknown scope {scope!r}", "use 'process' or 'machine'"))
             return found
-        if (scope == "process" and cpu_seconds_fn is None) or (scope == "machine" and cpu_times_fn is None):
+        linux = sys.platform.startswith("linux")  # process scope reads /proc there: no psutil import (~50 ms)
+        if (scope == "process" and cpu_seconds_fn is None and not linux) or (scope == "machine" and cpu_times_fn is None):
             try:
                 import psutil  # noqa: F401
             except ImportError:
@@ -603,9 +560,12 @@ def discover(
         budget = power_budget(cpu, tdp_w, table)
         name = cpu.brand or "unknown CPU"
         if scope == "process":
+            refresh_fn = None
             if cpu_seconds_fn is None:
                 target = os.getpid() if pid is None else int(pid)
-                cpu_seconds_fn = functools.partial(process_tree_cpu_seconds, target)
+                tree = shared_tree(target)
+                cpu_seconds_fn = tree.cpu_seconds
+                refresh_fn = functools.partial(tree.refresh, BOUNDARY_WALK_MAX_AGE_S)
             else:
                 target = pid
             info = DeviceInfo(
@@ -618,7 +578,8 @@ def discover(
                 details={**budget.details, "model": "cpu seconds × W per thread", "pid": target},
             )
             cpu_seconds_fn()  # fail here, in discovery, rather than on every read
-            found.sensors.append(ProcessCpuModel(info, budget.w_per_thread, cpu.logical_cpus, cpu_seconds_fn, temp_fn))
+            found.sensors.append(ProcessCpuModel(info, budget.w_per_thread, cpu.logical_cpus, cpu_seconds_fn, temp_fn,
+                                                 refresh_fn))
         else:
             cpu_times_fn = cpu_times_fn or machine_cpu_times
             info = DeviceInfo(

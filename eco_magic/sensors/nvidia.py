@@ -69,6 +69,11 @@ THROTTLE_REASONS = (
 )
 
 _FI_POWER_AVERAGE, _FI_POWER_INSTANT = 185, 186  # nvml.h field ids, used if the binding lacks the names
+
+#: Nominal seconds between two updates of the total-energy counter ("approximately every 100 ms", ml.energy;
+#: PETSc: "every 20–100 ms"). The sampler finds the real update instants by polling; this only sizes its waits.
+COUNTER_UPDATE_S = 0.1
+_INSTANT = ("instant", "usage_instant")  # power paths that read the present, not a 1-s trailing average
 _SCOPE_GPU, _SCOPE_MODULE = 0, 1
 
 
@@ -150,9 +155,43 @@ def discover(env: Mapping[str, str] | None = None) -> Discovery:
         return Discovery(notes=[ProbeNote(NOTE_SOURCE, f"NVML probe failed ({type(exc).__name__}: {exc})")])
 
 
+#: Where the NVIDIA kernel driver shows itself on Linux, and the library NVML is loaded from.
+_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl")
+_NVML_LIBRARY = "libnvidia-ml.so.1"
+
+
+def driver_absence() -> str | None:
+    """Why no NVIDIA driver can answer on this machine, or ``None`` when one may (then NVML decides).
+
+    Importing ``pynvml`` costs ~110 ms (issue 16), paid in the background discovery that the first measured cell
+    waits for; on the many machines without an NVIDIA driver it is skipped. Linux: the kernel driver shows
+    ``/proc/driver/nvidia`` or ``/dev/nvidiactl``; failing both (WSL2 has neither), the NVML library itself must
+    load (``dlopen`` of libnvidia-ml.so.1, ~0.1 ms when absent). macOS has no NVIDIA driver. Elsewhere
+    (Windows) NVML's own init decides.
+    """
+    if sys.platform == "darwin":
+        return "no NVIDIA driver on macOS"
+    if not sys.platform.startswith("linux"):
+        return None
+    if any(os.path.exists(p) for p in _DRIVER_PATHS):
+        return None
+    import ctypes
+
+    try:
+        ctypes.CDLL(_NVML_LIBRARY)
+    except OSError:
+        return (f"no NVIDIA driver (no {' or '.join(_DRIVER_PATHS)}, {_NVML_LIBRARY} not loadable); "
+                "nvidia-ml-py not imported")
+    return None
+
+
 def _discover(env: Mapping[str, str]) -> Discovery:
     found = Discovery()
     note = lambda message, hint=None: found.notes.append(ProbeNote(NOTE_SOURCE, message, hint))  # noqa: E731
+    absent = driver_absence()
+    if absent is not None:
+        note(absent)
+        return found
     try:
         import pynvml as nv
     except ImportError:
@@ -270,6 +309,10 @@ def _open(nv, index: int, handle: Any, via_mig: bool, note: Callable) -> "Nvidia
         "datacenter": is_datacenter_gpu(name, _try(nv, nv.nvmlDeviceGetBrand, handle), nv),
         "mig": mig,
     }
+    if counter_mj is not None and COUNTER_UPDATE_S:
+        details["counter_update_s"] = COUNTER_UPDATE_S
+        details["edges"] = ("aligned to counter updates" if power is not None and power.label in _INSTANT
+                            else "not aligned (no instant power)")
     info = DeviceInfo(key=f"gpu:{index}", kind="gpu", name=name, method=method, source=source,
                       scope="device", details=details)
     try:
@@ -369,6 +412,10 @@ class NvidiaGpuSensor:
                  power: _PowerPath | None, temperature: Callable | None = None,
                  throttle: Callable | None = None, utilisation: Callable | None = None):
         self.info = info
+        #: Seconds between counter updates when the sampler may align the cell's boundaries to them (a counter
+        #: and an instant power reading to attribute the partial intervals); ``None`` otherwise.
+        self.edge_period_s = (COUNTER_UPDATE_S if COUNTER_UPDATE_S and counter_mj is not None and power is not None
+                              and power.label in _INSTANT else None)
         self._nv, self._handle = nvml, handle
         self._counter_at_open_mj = counter_mj
         self._last_energy_j = 0.0
@@ -395,6 +442,20 @@ class NvidiaGpuSensor:
             throttle = self._read_optional("throttle") or ()
         return Sample(t_s=t_s, energy_j=energy_j, power_w=power_w, temp_c=temp_c, util_pct=util_pct,
                       throttle=throttle)
+
+    def read_edge(self, t_s: float) -> tuple[float, float | None]:
+        """``(energy_j, power_w)`` only: the cheap read the sampler polls near a cell's boundaries to find the
+        counter's update instants (two NVML calls instead of five). Raises :class:`SensorError`."""
+        with self._lock:
+            if self._closed or self._counter_at_open_mj is None:
+                raise SensorError(f"{self.info.key} has no open energy counter")
+            nv = self._nv
+            try:
+                energy_j = self._read_energy_j()
+                power_w = self._power.read_w(nv, self._handle) if self._power is not None else None
+            except nv.NVMLError as exc:
+                raise SensorError(self._message(exc, "energy counter or power")) from exc
+        return energy_j, power_w
 
     def close(self) -> None:
         with self._lock:

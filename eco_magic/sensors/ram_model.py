@@ -81,37 +81,19 @@ def ram_power_w(total_gb: float, arch: str = "x86_64") -> float:
     return max(floor, power)
 
 
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+from .proctree import process_tree_rss_bytes, shared_tree  # noqa: E402,F401  (importable from here, as before)
 
 
-def process_tree_rss_bytes(pid: int | None = None) -> int:
-    """Resident set size in bytes of process ``pid`` (default: this one) plus its live descendants.
-
-    Linux reads ``/proc/<pid>/statm`` (the field psutil's ``memory_info().rss`` reads); elsewhere psutil.
-    """
-    from .cpu_model import descendant_pids
-
-    pid = os.getpid() if pid is None else int(pid)
-    pids = [pid, *descendant_pids(pid)]
-    total = 0
-    if sys.platform.startswith("linux"):
-        for i, p in enumerate(pids):
-            try:
-                with open(f"/proc/{p}/statm", encoding="ascii") as fh:
-                    total += int(fh.read().split()[1]) * _PAGE
-            except (OSError, ValueError, IndexError):
-                if i == 0:
-                    raise
-        return total
-    import psutil
-
-    for i, p in enumerate(pids):
-        try:
-            total += psutil.Process(p).memory_info().rss
-        except psutil.Error:
-            if i == 0:
-                raise
-    return int(total)
+def _meminfo_total_bytes(path: str = "/proc/meminfo") -> int | None:
+    """``MemTotal`` from /proc/meminfo in bytes (what ``psutil.virtual_memory().total`` reads), or ``None``."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 class RamModel:
@@ -123,11 +105,13 @@ class RamModel:
         machine_w: float,
         total_bytes: int,
         rss_fn: Callable[[], float] | None = None,
+        refresh_fn: Callable[[], None] | None = None,
     ) -> None:
         self.info = info
         self._machine_w = float(machine_w)
         self._total = max(1, int(total_bytes))
         self._rss_fn = rss_fn  # None: machine scope
+        self._refresh_fn = refresh_fn
         self._last: tuple[float, float] | None = None  # (t_s, power_w)
         self._energy_j = 0.0
 
@@ -146,6 +130,11 @@ class RamModel:
             power_w=power,
             util_pct=None if share is None else 100.0 * share,
         )
+
+    def refresh(self) -> None:
+        """Find the tree's processes again now (the sampler calls this before each boundary read)."""
+        if self._refresh_fn is not None:
+            self._refresh_fn()
 
     def close(self) -> None:
         return None
@@ -174,7 +163,10 @@ def discover(
         if scope not in SCOPES:
             found.notes.append(ProbeNote(SOURCE, f"unknown scope {scope!r}", "use 'process' or 'machine'"))
             return found
-        needs_psutil = total_bytes is None or (scope == "process" and rss_fn is None)
+        linux = sys.platform.startswith("linux")  # /proc gives both: no psutil import (~50 ms) there
+        if total_bytes is None and linux:
+            total_bytes = _meminfo_total_bytes()
+        needs_psutil = total_bytes is None or (scope == "process" and rss_fn is None and not linux)
         if needs_psutil:
             try:
                 import psutil
@@ -200,10 +192,13 @@ def discover(
             "machine_power_w": machine_w,
             "dimms": None if power_w is not None else estimate_dimm_count(total_gb),
         }
+        refresh_fn = None
         if scope == "process":
             target = os.getpid() if pid is None else int(pid)
             if rss_fn is None:
-                rss_fn = lambda: process_tree_rss_bytes(target)  # noqa: E731
+                tree = shared_tree(target)
+                rss_fn = tree.rss_bytes
+                refresh_fn = lambda: tree.refresh(0.05)  # noqa: E731  (one walk serves the CPU model too)
             rss_fn()  # fail in discovery rather than on every read
             source = f"RSS share of DRAM power ({basis})"
             details["pid"] = target
@@ -214,7 +209,7 @@ def discover(
             key="ram:model", kind="ram", name=f"RAM {total_gb:.0f} GB", method="estimated",
             source=source, scope=scope, details=details,
         )
-        found.sensors.append(RamModel(info, machine_w, int(total_bytes), rss_fn))
+        found.sensors.append(RamModel(info, machine_w, int(total_bytes), rss_fn, refresh_fn))
     except Exception as exc:  # discovery never raises
         found.sensors.clear()
         found.notes.append(ProbeNote(SOURCE, f"RAM estimate unavailable: {type(exc).__name__}: {exc}"))
