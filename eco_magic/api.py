@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from . import options as opt
 from .defaults import Defaults, attach, current_defaults, current_engine, detach, plain_python_ledger
-from .user_values import describe_exception, number_value, status_of
+from .user_values import describe_exception, number_value, status_of, storable
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -36,6 +37,15 @@ if TYPE_CHECKING:
 __all__ = ["Defaults", "measure", "attach", "detach", "describe_exception"]
 
 
+
+
+def _short(value: Any) -> str:
+    """A number for a note, however long its digits (``10**400``): at most 24 characters."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001
+        return "?"
+    return text if len(text) <= 24 else f"{text[:10]}…({len(text)} characters)"
 
 
 class measure:
@@ -77,6 +87,7 @@ class measure:
         origins = dict(_origins or {})
         if not isinstance(label, str):
             raise ValueError(f"label must be a string, got {type(label).__name__}")
+        label = storable(label)
         pue_value, pue_origin = d.pue, d.pue_origin
         if pue is not None:
             pue_value, pue_origin = opt.pue(pue), origins.get("pue", "pue=")
@@ -128,6 +139,7 @@ class measure:
         self._cluster = None
         self._tokens = None
         self._state = "new"
+        self._waits_interrupted: KeyboardInterrupt | None = None  # a Ctrl-C during the waits after the block
         self.result: "EcoResult | None" = None
 
     # --- the three forms -------------------------------------------------------------------------------------------
@@ -140,9 +152,29 @@ class measure:
 
     def __call__(self, fn: Callable) -> Callable:
         """Decorator: each call of ``fn`` is measured by a fresh copy of this measurement (threads and recursion
-        safe); the wrapper's ``last_result`` holds the latest result."""
+        safe); the wrapper's ``last_result`` holds the latest result. An ``async def`` is measured while it is
+        awaited (a coroutine function, not the creation of its coroutine). A generator function is refused: its
+        work happens while the caller iterates, interleaved with the caller's own; measure that loop with a
+        ``with`` block instead."""
+        import inspect
+
         if not callable(fn):
             raise TypeError("measure(...) decorates a function")
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(f"measure(...) cannot decorate the generator function {getattr(fn, '__name__', fn)!r}: "
+                            "its work runs while the caller iterates, mixed with the caller's own; measure the "
+                            "loop that consumes it with `with eco_magic.measure(...):` instead")
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def awaited(*args, **kwargs):
+                m = self._fresh()
+                with m:
+                    out = await fn(*args, **kwargs)
+                awaited.last_result = m.result
+                return out
+
+            awaited.last_result = None
+            return awaited
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -160,7 +192,7 @@ class measure:
         new.__dict__.update(self.__dict__)
         new._recorded, new._notes = {}, []
         new._sampler = new._cluster = new._tokens = None
-        new._state, new.result = "new", None
+        new._state, new.result, new._waits_interrupted = "new", None, None
         new.__dict__.update(changes)
         return new
 
@@ -230,7 +262,9 @@ class measure:
         for name, value in values.items():
             number = number_value(value)
             if number is None:
-                reason = f"not a number ({type(value).__name__})"
+                numeric = isinstance(value, numbers.Number) and not isinstance(value, bool)
+                reason = (f"not a finite real number ({type(value).__name__} {_short(value)})" if numeric else
+                          f"not a number ({type(value).__name__})")
                 skipped[name] = reason
                 self._notes.append(f"recorded {name!r} left out: {reason}")
             else:
@@ -280,6 +314,8 @@ class measure:
             print(f"eco_magic could not record this measurement ({describe_exception(bug)}); the code itself ran "
                   "as usual.", file=sys.stderr)
             self.result = None
+        if pending is None:
+            pending = self._waits_interrupted
         if pending is not None:
             raise pending
         return self.result
@@ -297,7 +333,15 @@ class measure:
                 if note:
                     self._notes.append(note)
             elif self.model is not None:
-                info = models.describe(self.model)
+                from .frameworks.base import Budget, DetectionTimeout
+                from .frameworks.detect import EXPLICIT_BUDGET_S
+
+                try:  # bounded as --model is: model= may be a huge container passed by mistake
+                    info = models.describe(self.model, budget=Budget(EXPLICIT_BUDGET_S))
+                except DetectionTimeout:
+                    self._notes.append(f"model: counting the parameters of a {type(self.model).__name__} took more "
+                                       f"than {EXPLICIT_BUDGET_S:g} s; give params= and precision= for ESS")
+                    return None, None
                 if info is None:
                     self._notes.append(f"model: a {type(self.model).__name__} is not a model eco_magic can count; "
                                        "give params= and precision=")
@@ -322,8 +366,12 @@ class measure:
         if self.live_carbon:  # opt-in only: the default path opens no socket
             from . import live_carbon
 
-            live = live_carbon.for_cell(self.region, measurement.started_at, measurement.duration_s,
-                                        self.live_carbon, zone=self.live_carbon_zone)
+            try:  # up to 8 s of waiting after the block: a Ctrl-C then cuts the wait, not the record
+                live = live_carbon.for_cell(self.region, measurement.started_at, measurement.duration_s,
+                                            self.live_carbon, zone=self.live_carbon_zone)
+            except KeyboardInterrupt as kbd:
+                self._waits_interrupted = kbd
+                notes.append("live carbon intensity lookup interrupted (Ctrl-C): the annual figure was used")
         result = build_result(measurement, self.region, self.settings, status=status, error=error, model=model,
                               idle_power_w=engine.idle_power_w(), notes=notes, cluster=cluster_measurement,
                               live=live, tokens=tokens)
@@ -340,7 +388,11 @@ class measure:
         if self.log_to:  # experiment trackers: a failure is a note on the result, never an exception
             from .integrations import log_result
 
-            logged = log_result(result, self.log_to)
+            try:
+                logged = log_result(result, self.log_to)
+            except KeyboardInterrupt as kbd:  # a slow tracker server: the row is still written
+                self._waits_interrupted = kbd
+                logged = ["not logged to the trackers: interrupted (Ctrl-C)"]
             if logged:
                 result = dataclasses.replace(result, notes=result.notes + tuple(logged))
         if self.ledger:

@@ -251,9 +251,9 @@ def _group(key, rows, values, base, base_rows, base_values, m: Metric, confidenc
                      f"{key}: no run of {who} has a value for {m.noun}; nothing to compare", **common)
     ratio = _safe_ratio(values, base_values, confidence)
     if ratio is None:  # a mean of 0 or less: nothing the sensors resolved to divide by
-        return Group(key, len(rows), summary, resolution, False, stats.SAME,
-                     f"{key}: no detectable difference in {m.noun} from {base} (a mean of 0: below what the "
-                     "sensors resolve)", **common)
+        verdict, sentence = _against_zero(key, base, values, base_values, max(resolution, base_res), m,
+                                          confidence)
+        return Group(key, len(rows), summary, resolution, False, verdict, sentence, **common)
     if ratio.low is None:
         return Group(key, len(rows), summary, resolution, False, TOO_FEW,
                      too_few_statement(key, base, ratio), ratio, **common)
@@ -262,6 +262,29 @@ def _group(key, rows, values, base, base_rows, base_values, m: Metric, confidenc
     verdict = stats.classify(ratio.low, ratio.high, threshold)
     return Group(key, len(rows), summary, resolution, False, verdict,
                  statement(key, base, m, ratio, verdict, threshold, noise), ratio, threshold, **common)
+
+
+def _against_zero(key: str, base: str, values: Sequence[float], base_values: Sequence[float], floor: float,
+                  m: Metric, confidence: float) -> tuple[str, str]:
+    """Verdict and sentence when one side's mean is 0 (its runs read nothing the sensors resolve): no ratio, but a
+    side whose whole interval lies above what the sensors resolve is still detectably higher."""
+    zero_is_base = stats.mean(base_values) <= 0
+    if zero_is_base and stats.mean(values) <= 0:
+        return stats.SAME, (f"{key}: no detectable difference in {m.noun} from {base} (both read 0: below what the "
+                            "sensors resolve)")
+    zero, other, other_values = (base, key, values) if zero_is_base else (key, base, base_values)
+    s = stats.summarize(other_values, confidence)
+    res = f", {floor:.3g} {m.unit}" if floor > 0 else ""
+    why = f"{zero}'s runs read 0: below what the sensors resolve{res}; no ratio"
+    if s.ci_low is None:
+        return TOO_FEW, (f"{key}: too few runs to compare with {base} ({why}; {other} has {s.n} run, with no "
+                         "interval: %%ecolyze --repeat 3 or more gives one)")
+    conf = f"{100 * confidence:g} % CI of {other} {s.ci_low:.3g} … {s.ci_high:.3g} {m.unit}"
+    if s.ci_low > floor:
+        verdict = stats.HIGHER if zero_is_base else stats.LOWER
+        sentence = (m.more if zero_is_base else m.less).format(g=key, b=base, p="").replace("  ", " ")
+        return verdict, f"{sentence} ({why}; {conf})"
+    return stats.SAME, f"{key}: no detectable difference in {m.noun} from {base} ({why}; {conf})"
 
 
 def _safe_ratio(a: Sequence[float], b: Sequence[float], confidence: float) -> RatioInterval | None:

@@ -336,7 +336,7 @@ class EcoMagics(Magics):
         (the card says on how many seconds it rests); this gives a firmer one in one go.
         """
         text = line.strip() or "3"
-        seconds = _check(opt.positive_float, "%ecolyze_idle SECONDS", text, 600.0)
+        seconds = _check(opt.idle_seconds, text)
         idle = self.engine.measure_idle_now(seconds)
         from .display import fmt
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -217,7 +218,7 @@ class Transformer:
         except SyntaxError:
             return lines
         edits = []
-        for stmt in tree.body:
+        for stmt, in_async_def in _awaitable_statements(tree.body):
             value = getattr(stmt, "value", None)
             found = _magic_call(value)
             if found is None:
@@ -242,20 +243,47 @@ class Transformer:
                     continue
             else:
                 continue
-            if getattr(self.shell, "autoawait", False) and _is_coroutine_code(compiled):
+            if (in_async_def or getattr(self.shell, "autoawait", False)) and _is_coroutine_code(compiled):
                 line, body = (opts, code) if kind == "cell" else (args[0], None)
+                scope = "" if kind == "cell" else ", locals()"  # the line form sees an async def's locals
                 call = (f"(await __import__('eco_magic.magic_cell', fromlist=['_']).run_magic_async("
-                        f"get_ipython(), {line!r}, {body!r}))")
+                        f"get_ipython(), {line!r}, {body!r}{scope}))")
                 edits.append((value, call))
         if not edits:
             return lines
-        return _splice(cell, edits).splitlines(keepends=True)
+        return _lines(_splice(cell, edits))
+
+
+#: blocks whose statements run in the enclosing scope (``cases``: ``match``; ``handlers``: ``except``)
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _awaitable_statements(body: list, in_async_def: bool = False):
+    """``(statement, in_async_def)`` for every statement where ``await`` may stand: the cell's top-level scope
+    (with ``%autoawait``), its ``for``/``while``/``if``/``with``/``try``/``match`` blocks included (``for x in xs:\\n
+    %ecolyze await f(x)``), and the body of an ``async def``; not the body of a plain ``def``, a ``class`` or a
+    lambda."""
+    for stmt in body:
+        yield stmt, in_async_def
+        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+            continue
+        inner_async = in_async_def or isinstance(stmt, ast.AsyncFunctionDef)
+        for name in _BLOCK_FIELDS:
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, list):  # statements, or except handlers / match cases holding statements
+                yield from _awaitable_statements([s for s in inner if isinstance(s, ast.AST)], inner_async)
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split after each newline as Python's parser counts them (``\\r\\n``, ``\\r``, ``\\n``): not
+    ``str.splitlines``, which also splits at U+2028, form feeds and other separators a string literal may hold."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
 
 
 def _splice(cell: str, edits: list) -> str:
     """Replace each node's source text in ``cell`` by its new text (nodes from ``ast.parse(cell)``)."""
     starts = [0]
-    for line in cell.splitlines(keepends=True):
+    for line in _lines(cell):
         starts.append(starts[-1] + len(line.encode("utf-8")))
     raw = cell.encode("utf-8")
     out, pos = [], 0
@@ -269,8 +297,11 @@ def _splice(cell: str, edits: list) -> str:
     return "".join(out)
 
 
-async def run_magic_async(shell, line: str, cell: str | None):
-    """What a transformed ``%%ecolyze`` / ``%ecolyze`` with top-level ``await`` calls (awaited in the kernel's loop)."""
+async def run_magic_async(shell, line: str, cell: str | None, local_ns=None):
+    """What a transformed ``%%ecolyze`` / ``%ecolyze`` with ``await`` calls (awaited in the kernel's loop).
+
+    ``local_ns``: the line form's ``locals()`` (the user namespace at top level, an ``async def``'s locals inside
+    one), as IPython gives a line magic that needs the local scope."""
     __tracebackhide__ = True  # noqa: F841
     from .magic import _LOADED
 
@@ -279,5 +310,6 @@ async def run_magic_async(shell, line: str, cell: str | None):
         from . import options as opt
 
         code = cell if cell is not None else opt.split_line(line)[1]
-        return await run_async(compile_cell(shell, code, allow_await=True), shell.user_global_ns, shell.user_ns)
-    return await magics.job(line, cell).run_async()
+        ns = shell.user_ns if local_ns is None else local_ns
+        return await run_async(compile_cell(shell, code, allow_await=True), shell.user_global_ns, ns)
+    return await magics.job(line, cell, local_ns).run_async()

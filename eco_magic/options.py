@@ -26,6 +26,8 @@ SWITCH_FLAGS = {"-o", "-q", "--quiet", "--return", "--dask", "--force-var"}
 
 
 def _number(text: str, what: str) -> float:
+    if isinstance(text, bool):  # float(True) is 1.0: repeat(runs=True) or measure(items=True) is a mistake
+        raise ValueError(f"{what} must be a number, got {text!r}")
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -117,6 +119,19 @@ def items(text: str) -> int:
     if value < 1 or value != int(value) or value > 1e15:
         raise ValueError(f"--items is a whole number of items (inferences, samples) ≥ 1, got {text!r}")
     return int(value)
+
+
+#: ``%ecolyze_idle SECONDS``: below 0.1 s the CPU-time estimates (10 ms ticks) and counters give no idle power,
+#: only noise; above 600 s the kernel would be blocked for longer than anyone waits on purpose
+MIN_IDLE_S, MAX_IDLE_S = 0.1, 600.0
+
+
+def idle_seconds(text: str) -> float:
+    value = positive_float("%ecolyze_idle SECONDS", text, MAX_IDLE_S)
+    if value < MIN_IDLE_S:
+        raise ValueError(f"%ecolyze_idle SECONDS must be at least {MIN_IDLE_S:g} (an idle power needs some idle "
+                         f"time to rest on), got {text!r}")
+    return value
 
 
 def project_daily(text: str) -> float:

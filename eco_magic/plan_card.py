@@ -36,6 +36,8 @@ STYLE = {
 def _sig(x: float, digits: int = 3) -> str:
     if x == 0 or not math.isfinite(x):
         return "0" if x == 0 else str(x)
+    if not 1e-6 <= abs(x) < 1e15:  # beyond the units' range (an infeasible input): 4.86e+305, not 306 digits
+        return f"{x:.{digits - 1}e}"
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
     return f"{x:,.{decimals}f}"
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import magics_registry
 from . import options as opt
 from . import plan_options as po
+from .ledger_magics import split_line
 
 EXAMPLE = "e.g. %ecoplan --params 30B --tokens 600B --device A100 --devices 256 --region US-CA"
 
@@ -96,7 +97,7 @@ class PlanMagics(Magics):
 
     def _parse(self, line: str):
         try:
-            return parse_argstring(self.ecoplan, line)
+            return self.ecoplan.parser.parse_args(split_line(line))  # quotes removed: --phase 'inference'
         except UsageError as exc:
             raise UsageError(f"{exc}; {EXAMPLE}") from None
         except (ValueError, SystemExit) as exc:  # shlex errors (unbalanced quotes), argparse exits

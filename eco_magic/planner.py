@@ -100,6 +100,16 @@ class Plan:
     co2_kg_ci: tuple[float, float] | None = None
     water_l_ci: tuple[float, float] | None = None
 
+    def __post_init__(self) -> None:
+        # inputs each within range can still multiply past what a float holds (tokens 1e30 at 1e-300 TFLOP/s, a
+        # cell scaled to 1e308 items): say so, never show "inf years" or "inf kt"
+        for name, words in _FIGURES.items():
+            value = getattr(self, name)
+            for v in (value if isinstance(value, tuple) else (value,)):
+                if v is not None and not math.isfinite(v):
+                    raise ValueError(f"these inputs give a {words} beyond what a number can hold ({v}); check "
+                                     "the orders of magnitude of the inputs")
+
     @property
     def days(self) -> float:
         return self.duration_s / acc.S_PER_DAY
@@ -140,6 +150,14 @@ class Plan:
         from .plan_card import bundle
 
         return bundle(self)
+
+
+#: the figures of a :class:`Plan` that must be finite numbers
+_FIGURES = {"flops": "FLOP count", "duration_s": "duration", "energy_kwh": "IT energy",
+            "facility_energy_kwh": "energy at the meter", "co2_kg": "CO₂e", "embodied_co2_kg": "embodied CO₂e",
+            "water_l": "water use", "achieved_tflops": "throughput", "hardware_efficiency": "hardware efficiency",
+            "scale_factor": "scale factor", "energy_kwh_ci": "energy interval", "co2_kg_ci": "CO₂e interval",
+            "water_l_ci": "water interval"}
 
 
 @dataclass(frozen=True)

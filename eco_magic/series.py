@@ -28,9 +28,22 @@ class Outcome:
     error: BaseException | None = None
 
     def aggregate(self):
+        """The summary of the runs. A run that failed or was interrupted ended the series: its partial energy is
+        left out of the means (as ``%ecoledger compare`` leaves it out), and the summary carries its status."""
+        import dataclasses
+
         from .aggregate import aggregate
 
-        return aggregate(self.results) if self.results else None
+        if not self.results:
+            return None
+        done = [r for r in self.results if r.status == "ok"]
+        last = self.results[-1]
+        if last.status == "ok" or not done:
+            return aggregate(self.results)
+        summary = aggregate(done)
+        note = (f"run {last.run_index} {last.status} ({last.error}): left out of the means, which rest on the "
+                f"{len(done)} completed run{'s' if len(done) != 1 else ''} before it")
+        return dataclasses.replace(summary, status=last.status, error=last.error, notes=summary.notes + (note,))
 
 
 def series(make: Callable[[int | None, str | None], measure], *, runs: int = 1, warmup: int = 0,
@@ -98,6 +111,12 @@ def repeat(fn: Callable[[], Any], *, runs: int, warmup: int = 0, **options: Any)
     every run is also its own ledger row). An exception from ``fn`` ends the series and propagates after the run
     was recorded. Like ``%%ecolyze --repeat N --warmup K``.
     """
+    import inspect
+
+    if inspect.iscoroutinefunction(fn):  # fn() would only create the coroutine: nothing would be measured
+        raise TypeError("repeat() calls fn() and measures the call; an async function only returns a coroutine "
+                        "then: pass lambda: asyncio.run(fn()), or measure the awaited call with `with "
+                        "eco_magic.measure():` inside your event loop")
     runs, warmup = opt.count("runs", runs, 1), opt.count("warmup", warmup, 0)
     proto = measure(**options)
     out = drive(series(lambda i, g: proto._fresh(group=g, run_index=i), runs=runs, warmup=warmup), fn)

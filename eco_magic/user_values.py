@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any
 
-__all__ = ["describe_exception", "status_of", "number_value"]
+__all__ = ["describe_exception", "status_of", "number_value", "storable"]
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -25,7 +26,18 @@ def describe_exception(exc: BaseException) -> str:
         text = str(exc)
     except BaseException:  # noqa: BLE001 - a hostile __str__ (even one raising KeyboardInterrupt)
         return f"{name}: <message unavailable: its __str__ raised>"
+    text = storable(text)
     return f"{name}: {text}" if text else name
+
+
+def storable(text: str) -> str:
+    """``text`` as UTF-8 can hold it: lone surrogates (bytes decoded with ``surrogateescape``, e.g. a file name
+    or a subprocess's output) become ``\\udce9``, so the ledger, the card and the exports can write it."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def status_of(exc: BaseException | None) -> tuple[str, str | None]:
@@ -33,6 +45,9 @@ def status_of(exc: BaseException | None) -> tuple[str, str | None]:
         return "ok", None
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", "KeyboardInterrupt"
+    aio = sys.modules.get("asyncio")  # not imported: the exception cannot be asyncio's
+    if aio is not None and isinstance(exc, aio.CancelledError):  # Ctrl-C in a cell awaiting in the kernel's loop
+        return "interrupted", "CancelledError"
     return "error", describe_exception(exc)
 
 

@@ -268,7 +268,10 @@ def test_any_rows_give_a_closed_set_of_verdicts_and_intervals_around_the_ratio(r
         assert g.is_baseline == (g.group == c.baseline)
         if g.ratio is not None and g.ratio.low is not None:
             assert 0 < g.ratio.low <= g.ratio.ratio * (1 + 1e-12) and g.ratio.ratio <= g.ratio.high * (1 + 1e-12)
-        if g.verdict in ("higher", "lower"):
+        if g.verdict in ("higher", "lower") and g.ratio is None:  # one side read 0: no ratio, the other's
+            base = c.group(c.baseline).summary                   # whole interval above what the sensors resolve
+            assert 0 in (g.summary.mean, base.mean) and (g.summary.ci_low or base.ci_low) > 0
+        elif g.verdict in ("higher", "lower"):
             assert g.ratio.low > 1 + g.threshold - 1e-12 or g.ratio.high < 1 - g.threshold + 1e-12
     c.to_frame()
     from eco_magic.display.compare_view import compare_bundle

@@ -6,8 +6,10 @@ in words a user can act on ("the token was refused (HTTP 401)", "no answer withi
 """
 from __future__ import annotations
 
+import http.client
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -49,6 +51,67 @@ def _error_detail(body: bytes) -> str:
     return ""
 
 
+class _Watchdog:
+    """Bounds one request in wall-clock time. A socket timeout bounds each read, not the request: a server that
+    sends a byte every few seconds would hold the cell for as long as it likes. At the deadline the watchdog shuts
+    the request's sockets down, which ends any read in progress at once."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.expired = False
+        self._sockets: list = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, timeout_s), self._expire)
+        self._timer.name = "eco_magic-live-deadline"
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _watch(self, sock) -> None:
+        with self._lock:
+            if not self.expired:
+                self._sockets.append(sock)
+                return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        self._timer.join()
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        """urllib's usual opener (proxies from the environment, HTTPS checks) whose connections report their
+        socket to this watchdog as soon as they are connected."""
+        watch = self._watch
+
+        def watched(connection_class):
+            class Watched(connection_class):
+                def connect(self):
+                    super().connect()
+                    watch(self.sock)
+            return Watched
+
+        class HTTPHandler(urllib.request.HTTPHandler):
+            def do_open(self, http_class, req, **kwargs):
+                return super().do_open(watched(http_class), req, **kwargs)
+
+        class HTTPSHandler(urllib.request.HTTPSHandler):
+            def do_open(self, http_class, req, **kwargs):
+                return super().do_open(watched(http_class), req, **kwargs)
+
+        return urllib.request.build_opener(HTTPHandler, HTTPSHandler)
+
+
 def get_json(url: str, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None, *,
              timeout_s: float, deadline: float | None = None, secrets: Sequence[str] = (),
              what: str = "the provider") -> Any:
@@ -67,9 +130,12 @@ def get_json(url: str, params: Mapping[str, Any] | None = None, headers: Mapping
     full = f"{url}?{query}" if query else url
     request = urllib.request.Request(full, headers={"User-Agent": USER_AGENT, "Accept": "application/json",
                                                     **(headers or {})})
+    watchdog = _Watchdog(timeout)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https/loopback only
+        with watchdog.opener().open(request, timeout=timeout) as response:  # noqa: S310 - https/loopback only
             body = response.read(_MAX_BODY_BYTES + 1)
+        if watchdog.expired:  # a server that trickles its answer: cut off at the deadline, whatever it sent
+            raise TimeoutError
     except urllib.error.HTTPError as exc:
         detail = scrub(_error_detail(exc.read(65536) or b""), secrets)
         exc.close()
@@ -89,8 +155,12 @@ def get_json(url: str, params: Mapping[str, Any] | None = None, headers: Mapping
         if isinstance(exc.reason, (TimeoutError, socket.timeout)):
             raise LiveError(f"no answer from {what} within {timeout:.3g} s") from None
         raise LiveError(f"could not reach {what}: {scrub(str(exc.reason), secrets)[:160]}") from None
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:
+        if watchdog.expired:
+            raise LiveError(f"no answer from {what} within {timeout:.3g} s") from None
         raise LiveError(f"could not reach {what}: {scrub(str(exc), secrets)[:160]}") from None
+    finally:
+        watchdog.cancel()
     if len(body) > _MAX_BODY_BYTES:
         raise LiveError(f"{what} sent an answer too large to be a carbon-intensity reply")
     try:
