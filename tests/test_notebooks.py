@@ -201,6 +201,21 @@ def test_notebook_runs_clean(executed, name):
     assert measured >= 2, f"{name} measures fewer than two cells"
 
 
+@pytest.mark.parametrize("name", ("quickstart.ipynb", "classroom.ipynb"))
+def test_run_all_gives_every_card_its_net_of_idle_figure(executed, name):
+    """Under Run All (nbclient) the idle baseline comes from the gaps between cells: every measured row has a
+    net-of-idle energy and says on how many seconds of idle it rests, and every card shows it."""
+    run = executed(name)
+    assert run.ledger_rows
+    for row in run.ledger_rows:
+        assert row["energy_net_j"] is not None and row["idle_baseline_s"] > 0, row["label"]
+    for cell in run.code_cells():
+        if _is_ecolyze(cell):
+            texts = [o.data["text/plain"] for o in cell.outputs if o.output_type in ("display_data", "execute_result")
+                     and o.data.get("text/plain", "").startswith("ecolyze:")]
+            assert texts and all("net of idle" in t and "net of idle n/a" not in t for t in texts), texts
+
+
 def test_quantization_ledger_has_detected_n_and_precision_per_variant(executed):
     """Each variant's row carries the N and precision that detection found on the model object, no --params."""
     rows = executed("quantization.ipynb").rows()
