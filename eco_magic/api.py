@@ -24,6 +24,7 @@ import dataclasses
 import functools
 import numbers
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from . import options as opt
@@ -151,8 +152,8 @@ class measure:
         return False  # the block's exception propagates unchanged
 
     def __call__(self, fn: Callable) -> Callable:
-        """Decorator: each call of ``fn`` is measured by a fresh copy of this measurement (threads and recursion
-        safe); the wrapper's ``last_result`` holds the latest result. An ``async def`` is measured while it is
+        """Decorator: each call of ``fn`` is measured by a fresh copy of this measurement (threads safe; a recursive
+        call is part of its outermost call, measured once); the wrapper's ``last_result`` holds the latest result. An ``async def`` is measured while it is
         awaited (a coroutine function, not the creation of its coroutine). A generator function is refused: its
         work happens while the caller iterates, interleaved with the caller's own; measure that loop with a
         ``with`` block instead."""
@@ -176,11 +177,19 @@ class measure:
             awaited.last_result = None
             return awaited
 
+        depth = threading.local()  # a recursive call runs inside the outer call's measurement: measured once
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            if getattr(depth, "n", 0):
+                return fn(*args, **kwargs)
             m = self._fresh()
-            with m:
-                out = fn(*args, **kwargs)
+            depth.n = 1
+            try:
+                with m:
+                    out = fn(*args, **kwargs)
+            finally:
+                depth.n = 0
             wrapper.last_result = m.result
             return out
 

@@ -6,6 +6,7 @@ measures each run with :func:`eco_magic.measure` — the same path as the Python
 from __future__ import annotations
 
 import builtins
+import re
 import sys
 import types
 from typing import Any
@@ -371,8 +372,8 @@ class EcoMagics(Magics):
 
     def _auto_pre(self, info) -> None:
         raw = (getattr(info, "raw_cell", "") or "").lstrip()
-        if not raw or raw.startswith(("%%ecolyze", "%ecolyze", "%ecoledger")):
-            return
+        if not raw or raw.startswith("%ecoledger") or _MEASURES_ITSELF.search(raw):
+            return  # a cell that measures itself (anywhere) is not measured twice
         try:
             m = api.measure(f"cell {self.shell.execution_count}", _engine=self.engine, _defaults=self.defaults())
             m.start()
@@ -395,6 +396,9 @@ class EcoMagics(Magics):
                     print(res)
         except Exception as exc:  # noqa: BLE001
             print(f"eco_magic: automatic measurement failed ({describe_exception(exc)})", file=sys.stderr)
+
+
+_MEASURES_ITSELF = re.compile(r"^[ \t]*(%%?ecolyze\b|.*=\s*%ecolyze\b)", re.M)
 
 
 def _find_model(code: str, namespace, explicit: str | None):

@@ -256,3 +256,25 @@ def test_quiet_mode_still_says_once_that_rows_live_in_memory_only(shell, tmp_pat
         shell.run_line_magic("unload_ext", "eco_magic")
         eco_magic.ledger().set_path(None)
         eco_magic.ledger().clear()
+
+
+def test_auto_mode_does_not_measure_a_cell_that_measures_itself(ip):
+    with capture_output():
+        ip.run_line_magic("ecolyze_auto", "on")
+        ip.run_cell("# a comment first\nx = 1\n%ecolyze -l inner y = 2", store_history=True)
+        ip.run_cell("z = %ecolyze -l assigned 3", store_history=True)
+        ip.run_cell("w = 4", store_history=True)
+        ip.run_line_magic("ecolyze_auto", "off")
+    labels = [r.label for r in eco_magic.ledger()]
+    assert labels[:2] == ["inner", "assigned"] and len(labels) == 3 and labels[2].startswith("cell ")
+
+
+def test_decorated_recursive_function_is_measured_once_per_outer_call(ip):
+    @eco_magic.measure(label="fib")
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    assert fib(10) == 55
+    assert [r.label for r in eco_magic.ledger()] == ["fib"]
+    fib(5)
+    assert [r.label for r in eco_magic.ledger()] == ["fib", "fib"]
