@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from . import fmt
+from ..idle import FIRM_S
 
 if TYPE_CHECKING:
     from ..result import EcoResult
@@ -149,6 +150,8 @@ def net_of_idle(r: "EcoResult") -> str:
             source = ""
         else:
             text += f" over {fmt.duration(r.idle_baseline_s)} of idle"
+        if r.idle_baseline_s < FIRM_S:  # a few ms per gap under Run All: say it is provisional, and the cure
+            source = (source + "; " if source else "") + "provisional: %ecolyze_idle 3 measures a firmer one"
     return f"{fmt.energy(r.energy_net_j)} ({text}{'; ' + source if source else ''})"
 
 
