@@ -417,17 +417,14 @@ def eco_magics(sh):
 
 
 def wait_until_idle(sh, timeout_s: float = 15.0) -> bool:
-    """Wait for the background discovery and idle baseline to finish (as a user who pauses after loading)."""
+    """Wait for the background sensor discovery to finish (as a user who pauses after loading). The idle baseline
+    needs no waiting: it comes from the gaps between cells (``eco_magic.idle``)."""
     engine = eco_magics(sh).engine
-    end = time.perf_counter() + timeout_s
-    while time.perf_counter() < end:
-        warm = engine._warmup
-        idle = engine._idle
-        if (warm is None or not warm.is_alive()) and (idle is None or not idle.running):
-            engine.idle_power_w()
-            return True
-        time.sleep(0.05)
-    return False
+    warm = engine._warmup
+    if warm is not None:
+        warm.join(timeout_s)
+        return not warm.is_alive()
+    return True
 
 
 def timed_cell(sh, code: str) -> tuple[float, float, Any]:

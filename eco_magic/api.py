@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import numbers
+import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -426,8 +427,16 @@ def _say_once(note: str) -> None:
 
 
 def _resolve_region(explicit: str | None, configured: str | None):
-    from . import regions
-
     if explicit is not None and not str(explicit).strip():
         raise ValueError("region needs a value, e.g. FR, US-CA or aws:us-east-1")
+    return _region_for(None if explicit is None else str(explicit), configured, os.environ.get("ECO_MAGIC_REGION"),
+                       os.environ.get("TZ"))
+
+
+@functools.lru_cache(maxsize=64)
+def _region_for(explicit, configured, env_region, tz):
+    """Regions are frozen: the same inputs (options, config, environment, time zone) give the same one, so every
+    cell after the first skips the lookup. An unknown region raises each time (errors are not cached)."""
+    from . import regions
+
     return regions.resolve(explicit=explicit, configured=configured)
