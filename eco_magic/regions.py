@@ -127,6 +127,7 @@ def all_countries() -> list[Region]:
     return sorted((t.regions[c] for c in t.countries), key=lambda r: r.name)
 
 
+@functools.lru_cache(maxsize=8)  # the packaged tables do not change while a process runs
 def extremes(min_generation_twh: float = 10.0) -> tuple[Region, Region]:
     """Lowest- and highest-intensity countries, for the "what if it ran elsewhere" view.
 
