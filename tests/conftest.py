@@ -100,3 +100,26 @@ def release_env(release_dists, tmp_path_factory):
     from envs import build_release_env
 
     return build_release_env(tmp_path_factory.mktemp("release-env"), release_dists)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Refuse and record every outgoing connection or name lookup in this process (Unix sockets allowed); the test
+    asserts the returned list is empty."""
+    import socket
+
+    seen: list[str] = []
+
+    def refuse(name, original=None):
+        def blocked(*args, **kwargs):
+            if original is not None and args and getattr(args[0], "family", None) == socket.AF_UNIX:
+                return original(*args, **kwargs)
+            seen.append(name)
+            raise OSError("network access blocked by the test")
+        return blocked
+
+    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
+        monkeypatch.setattr(socket.socket, name, refuse(f"socket.{name}", getattr(socket.socket, name)))
+    for name in ("create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+        monkeypatch.setattr(socket, name, refuse(name))
+    return seen

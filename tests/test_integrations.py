@@ -31,26 +31,6 @@ def _rich_result(**kw):
     return make_result("int8", **base)
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    """Refuse and record every outgoing connection or name lookup in this process (local sockets allowed)."""
-    seen: list[str] = []
-
-    def refuse(name, original=None):
-        def blocked(*args, **kwargs):
-            if original is not None and args and getattr(args[0], "family", None) == socket.AF_UNIX:
-                return original(*args, **kwargs)
-            seen.append(name)
-            raise OSError("network access blocked by the test")
-        return blocked
-
-    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
-        monkeypatch.setattr(socket.socket, name, refuse(f"socket.{name}", getattr(socket.socket, name)))
-    for name in ("create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
-        monkeypatch.setattr(socket, name, refuse(name))
-    return seen
-
-
 # --- what is sent (pure) ------------------------------------------------------------------------------------------
 
 
@@ -294,8 +274,6 @@ def test_magic_config_and_api_log_each_result_to_tensorboard(ip, tmp_path, monke
 
 
 def test_a_tracker_failure_is_a_note_on_the_card_and_in_the_ledger(ip, monkeypatch):
-    from IPython.utils.capture import capture_output
-
     import eco_magic
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -2,7 +2,6 @@
 environment never reach the ledger, the outputs or the exports."""
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import textwrap
@@ -65,21 +64,9 @@ def test_import_load_and_a_default_cell_open_no_connection_in_a_fresh_process(tm
 
 
 @pytest.fixture
-def attempts(monkeypatch):
-    """Block and record every outgoing connection or name lookup in this process."""
-    seen: list[str] = []
-
-    def refuse(name):
-        def blocked(*args, **kwargs):
-            seen.append(name)
-            raise OSError("network access blocked by the test")
-        return blocked
-
-    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
-        monkeypatch.setattr(socket.socket, name, refuse(f"socket.{name}"))
-    for name in ("create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
-        monkeypatch.setattr(socket, name, refuse(name))
-    return seen
+def attempts(no_network):
+    """Every outgoing connection or name lookup this process tries (all refused): see conftest.no_network."""
+    return no_network
 
 
 def test_load_and_default_cells_open_no_connection(shell, tmp_path, attempts):

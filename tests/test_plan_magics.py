@@ -116,22 +116,9 @@ def test_compare_spec():
             plan_options.parse_compare(bad)
 
 
-def test_planning_opens_no_connection(ip, monkeypatch):
+def test_planning_opens_no_connection(ip, no_network):
     """The planner, its tables and %ecoplan work with every socket refused."""
-    import socket
-
-    seen: list[str] = []
-
-    def refuse(name):
-        def blocked(*args, **kwargs):
-            seen.append(name)
-            raise OSError("network access blocked by the test")
-        return blocked
-
-    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
-        monkeypatch.setattr(socket.socket, name, refuse(f"socket.{name}"))
-    for name in ("create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
-        monkeypatch.setattr(socket, name, refuse(name))
+    seen = no_network
     cap, _ = run(ip, "--params 30B --tokens 600B --device H100 --devices 64 --region aws:us-east-1 "
                      "--compare params=30B,100B")
     assert cap.outputs and seen == []
